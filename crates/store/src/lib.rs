@@ -1,0 +1,255 @@
+//! `passerelle-store` — the one key/value contract every other Passerelle crate stands on.
+//!
+//! Map of the crate:
+//! - [`Store`]: a cheap, cloneable handle with the atomic operations the protocol crates
+//!   need (get, set with TTL, set-if-absent, take-once, delete, counters, TTL look-up,
+//!   ping). Values are typed: anything `Serialize`/`Deserialize`, stored as JSON.
+//! - [`Key`]: the only way to name a value. Keys carry a kind, a Redis Cluster hash tag
+//!   (so the keys of one account or one flow live in one slot) and optional parts; the
+//!   store adds its namespace prefix.
+//! - Backends: [`memory`] (the embedded default for the demo and unit tests) and
+//!   [`redis_store`] (a single node through `ConnectionManager`, or Redis Cluster),
+//!   chosen by URL in [`Store::open`].
+//! - [`StoreError`]: one error type; `Unavailable` means "the store cannot be reached
+//!   right now" and callers map it to HTTP 503. The Redis backend reconnects by itself.
+//!
+//! What it must never do: panic on a backend failure, block an async worker, or hide a
+//! failed write (every write either happened or returns an error).
+
+pub mod error;
+pub mod key;
+pub mod memory;
+pub mod redis_store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::StoreError;
+pub use key::Key;
+
+/// How long a value lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// The value stays until deleted (accounts, indexes).
+    Never,
+    /// The value disappears after this duration (flows, codes, links, counters).
+    After(Duration),
+}
+
+/// A handle on the configured backend; clone it freely, every clone shares the backend.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    prefix: Arc<str>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Memory(Arc<memory::MemoryStore>),
+    Redis(redis_store::RedisStore),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.backend {
+            Backend::Memory(_) => "memory",
+            Backend::Redis(_) => "redis",
+        };
+        f.debug_struct("Store")
+            .field("backend", &kind)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl Store {
+    /// An empty in-memory store (demo, unit tests). Nothing survives the process.
+    #[must_use]
+    pub fn memory(prefix: &str) -> Self {
+        Self {
+            backend: Backend::Memory(Arc::new(memory::MemoryStore::default())),
+            prefix: prefix.into(),
+        }
+    }
+
+    /// Opens the backend named by `url`:
+    /// `memory://` (in-memory), `redis://` or `rediss://` (one node, TLS for the
+    /// latter), `redis+cluster://host:port,host:port` or `rediss+cluster://…` (Redis
+    /// Cluster). Connections are made lazily: an unreachable Redis is not an error here,
+    /// it is [`StoreError::Unavailable`] on the first operation, and the store
+    /// reconnects by itself when Redis comes back.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidUrl`] when the URL cannot name a backend.
+    pub fn open(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        if url.trim() == "memory://" {
+            return Ok(Self::memory(prefix));
+        }
+        let redis = redis_store::RedisStore::open(url, &redis_store::Timeouts::default())?;
+        Ok(Self {
+            backend: Backend::Redis(redis),
+            prefix: prefix.into(),
+        })
+    }
+
+    /// The same backend under another namespace prefix (tests, tenants).
+    #[must_use]
+    pub fn with_prefix(&self, prefix: &str) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            prefix: prefix.into(),
+        }
+    }
+
+    /// `true` when values live only in this process (the demo's backend).
+    #[must_use]
+    pub fn is_ephemeral(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
+    }
+
+    fn render(&self, key: &Key) -> String {
+        key.render(&self.prefix)
+    }
+
+    /// Reads a value.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend cannot be reached, `Codec` when the stored bytes
+    /// are not a `T`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        let k = self.render(key);
+        let raw = match &self.backend {
+            Backend::Memory(m) => m.get(&k),
+            Backend::Redis(r) => r.get(&k).await?,
+        };
+        raw.map(|b| decode(&b)).transpose()
+    }
+
+    /// Writes a value, replacing any previous one.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend cannot be reached.
+    pub async fn set<T: Serialize>(
+        &self,
+        key: &Key,
+        value: &T,
+        expiry: Expiry,
+    ) -> Result<(), StoreError> {
+        let k = self.render(key);
+        let v = encode(value)?;
+        match &self.backend {
+            Backend::Memory(m) => {
+                m.set(k, v, expiry);
+                Ok(())
+            }
+            Backend::Redis(r) => r.set(&k, &v, expiry).await,
+        }
+    }
+
+    /// Writes a value only if the key holds none; returns whether it was written.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend cannot be reached.
+    pub async fn set_if_absent<T: Serialize>(
+        &self,
+        key: &Key,
+        value: &T,
+        expiry: Expiry,
+    ) -> Result<bool, StoreError> {
+        let k = self.render(key);
+        let v = encode(value)?;
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.set_if_absent(k, v, expiry)),
+            Backend::Redis(r) => r.set_if_absent(&k, &v, expiry).await,
+        }
+    }
+
+    /// Reads and deletes a value in one atomic step (GETDEL): of any number of
+    /// concurrent callers, exactly one gets `Some`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend cannot be reached, `Codec` when the stored bytes
+    /// are not a `T` (the value is gone all the same).
+    pub async fn take<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        let k = self.render(key);
+        let raw = match &self.backend {
+            Backend::Memory(m) => m.take(&k),
+            Backend::Redis(r) => r.take(&k).await?,
+        };
+        raw.map(|b| decode(&b)).transpose()
+    }
+
+    /// Deletes a value; returns whether there was one.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend cannot be reached.
+    pub async fn delete(&self, key: &Key) -> Result<bool, StoreError> {
+        let k = self.render(key);
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.delete(&k)),
+            Backend::Redis(r) => r.delete(&k).await,
+        }
+    }
+
+    /// Adds one to a counter and returns the new count. The first increment creates the
+    /// counter with the given lifetime (a fixed window); later ones keep that deadline.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend cannot be reached, `Codec` when the key holds
+    /// something that is not a counter.
+    pub async fn increment(&self, key: &Key, window: Duration) -> Result<u64, StoreError> {
+        let k = self.render(key);
+        match &self.backend {
+            Backend::Memory(m) => m.increment(k, window),
+            Backend::Redis(r) => r.increment(&k, window).await,
+        }
+    }
+
+    /// Remaining lifetime of a key: `None` when the key does not exist,
+    /// `Some(Expiry::Never)` when it has no deadline.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend cannot be reached.
+    pub async fn ttl(&self, key: &Key) -> Result<Option<Expiry>, StoreError> {
+        let k = self.render(key);
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.ttl(&k)),
+            Backend::Redis(r) => r.ttl(&k).await,
+        }
+    }
+
+    /// Gives an existing key a new lifetime (sliding sessions); returns whether the key
+    /// existed.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend cannot be reached.
+    pub async fn touch(&self, key: &Key, expiry: Expiry) -> Result<bool, StoreError> {
+        let k = self.render(key);
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.touch(&k, expiry)),
+            Backend::Redis(r) => r.touch(&k, expiry).await,
+        }
+    }
+
+    /// Checks that the backend answers (readiness probe).
+    ///
+    /// # Errors
+    /// `Unavailable` when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Redis(r) => r.ping().await,
+        }
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(StoreError::Codec)
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(StoreError::Codec)
+}

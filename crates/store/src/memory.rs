@@ -1,0 +1,165 @@
+//! The in-memory backend: the embedded default for `passerelle demo` and unit tests.
+//!
+//! One mutex over a hash map; every operation is a single critical section, which makes
+//! each one atomic exactly as the Redis commands are. Expired entries are invisible at
+//! once and swept every few thousand writes. Nothing survives the process, which is why
+//! production runs on Redis. The lock is never held across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::{Expiry, StoreError};
+
+const SWEEP_EVERY: u32 = 4096;
+
+#[derive(Debug)]
+struct Entry {
+    value: Vec<u8>,
+    deadline: Option<Instant>,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.deadline.is_none_or(|d| d > now)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    map: HashMap<String, Entry>,
+    writes: u32,
+}
+
+impl Inner {
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry> {
+        let alive = self.map.get(key).is_some_and(|e| e.live(now));
+        if alive {
+            self.map.get_mut(key)
+        } else {
+            self.map.remove(key);
+            None
+        }
+    }
+
+    fn wrote(&mut self, now: Instant) {
+        self.writes = self.writes.wrapping_add(1);
+        if self.writes % SWEEP_EVERY == 0 {
+            self.map.retain(|_, e| e.live(now));
+        }
+    }
+}
+
+/// The in-memory backend. Use it through [`crate::Store::memory`].
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+fn deadline(now: Instant, expiry: Expiry) -> Option<Instant> {
+    match expiry {
+        Expiry::Never => None,
+        Expiry::After(d) => Some(now + d),
+    }
+}
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-written entry (every
+        // mutation is one map call), so a poisoned lock is safe to keep using.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let now = Instant::now();
+        self.lock().live(key, now).map(|e| e.value.clone())
+    }
+
+    pub(crate) fn set(&self, key: String, value: Vec<u8>, expiry: Expiry) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.map.insert(
+            key,
+            Entry {
+                value,
+                deadline: deadline(now, expiry),
+            },
+        );
+        inner.wrote(now);
+    }
+
+    pub(crate) fn set_if_absent(&self, key: String, value: Vec<u8>, expiry: Expiry) -> bool {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if inner.live(&key, now).is_some() {
+            return false;
+        }
+        inner.map.insert(
+            key,
+            Entry {
+                value,
+                deadline: deadline(now, expiry),
+            },
+        );
+        inner.wrote(now);
+        true
+    }
+
+    pub(crate) fn take(&self, key: &str) -> Option<Vec<u8>> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.live(key, now)?;
+        inner.map.remove(key).map(|e| e.value)
+    }
+
+    pub(crate) fn delete(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.live(key, now).is_some() && inner.map.remove(key).is_some()
+    }
+
+    pub(crate) fn increment(&self, key: String, window: Duration) -> Result<u64, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let count = match inner.live(&key, now) {
+            Some(entry) => {
+                let current: u64 =
+                    serde_json::from_slice(&entry.value).map_err(StoreError::Codec)?;
+                let next = current.saturating_add(1);
+                entry.value = next.to_string().into_bytes();
+                next
+            }
+            None => {
+                inner.map.insert(
+                    key,
+                    Entry {
+                        value: b"1".to_vec(),
+                        deadline: Some(now + window),
+                    },
+                );
+                1
+            }
+        };
+        inner.wrote(now);
+        Ok(count)
+    }
+
+    pub(crate) fn ttl(&self, key: &str) -> Option<Expiry> {
+        let now = Instant::now();
+        self.lock().live(key, now).map(|e| match e.deadline {
+            None => Expiry::Never,
+            Some(d) => Expiry::After(d.saturating_duration_since(now)),
+        })
+    }
+
+    pub(crate) fn touch(&self, key: &str, expiry: Expiry) -> bool {
+        let now = Instant::now();
+        match self.lock().live(key, now) {
+            Some(e) => {
+                e.deadline = deadline(now, expiry);
+                true
+            }
+            None => false,
+        }
+    }
+}

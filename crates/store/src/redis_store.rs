@@ -1,0 +1,322 @@
+//! The Redis backend: one node through redis-rs' `ConnectionManager`, or a Redis Cluster
+//! through its async cluster client.
+//!
+//! Connections are lazy and self-healing: opening never touches the network, the first
+//! operation connects, and a dropped connection is re-established by the next operation.
+//! Every operation has a connection and a response timeout, so an unreachable Redis
+//! turns into [`StoreError::Unavailable`] within a bounded time instead of a hung
+//! request. Each operation is one Redis command (or one Lua script on one key), hence
+//! atomic; all keys of one flow share a hash tag, so nothing here crosses slots.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, Script};
+use tokio::sync::OnceCell;
+
+use crate::{Expiry, StoreError};
+
+/// Time limits for talking to Redis.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// How long one connection attempt may take.
+    pub connect: Duration,
+    /// How long one command may wait for its answer.
+    pub response: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            response: Duration::from_secs(2),
+        }
+    }
+}
+
+/// INCR, and on the first increment set the window's deadline; one script, one key.
+const INCREMENT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+";
+
+/// The Redis backend. Use it through [`crate::Store::open`].
+#[derive(Clone)]
+pub struct RedisStore {
+    target: Target,
+    increment: std::sync::Arc<Script>,
+}
+
+#[derive(Clone)]
+enum Target {
+    Single(ConnectionManager),
+    Cluster {
+        client: ClusterClient,
+        conn: std::sync::Arc<OnceCell<ClusterConnection>>,
+    },
+}
+
+impl RedisStore {
+    /// Parses `url` and prepares (without connecting) a single-node or cluster client.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidUrl`] when the URL is not a Redis URL this build supports.
+    pub fn open(url: &str, timeouts: &Timeouts) -> Result<Self, StoreError> {
+        let url = url.trim();
+        let target = if let Some((tls, rest)) = cluster_url(url) {
+            let nodes = cluster_nodes(tls, rest)?;
+            let client = ClusterClient::builder(nodes)
+                .connection_timeout(timeouts.connect)
+                .response_timeout(timeouts.response)
+                .retries(2)
+                .build()
+                .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
+            Target::Cluster {
+                client,
+                conn: std::sync::Arc::new(OnceCell::new()),
+            }
+        } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+            let client = redis::Client::open(url)
+                .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeouts.connect))
+                .set_response_timeout(Some(timeouts.response))
+                .set_number_of_retries(1)
+                .set_min_delay(Duration::from_millis(50))
+                .set_max_delay(Duration::from_millis(500));
+            let manager = ConnectionManager::new_lazy_with_config(client, config)
+                .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
+            Target::Single(manager)
+        } else {
+            return Err(StoreError::InvalidUrl(format!(
+                "{}: expected memory://, redis://, rediss://, redis+cluster:// or rediss+cluster://",
+                redact(url)
+            )));
+        };
+        Ok(Self {
+            target,
+            increment: std::sync::Arc::new(Script::new(INCREMENT)),
+        })
+    }
+
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        match &self.target {
+            Target::Single(manager) => {
+                let mut c = manager.clone();
+                cmd.query_async(&mut c).await.map_err(map_err)
+            }
+            Target::Cluster { client, conn } => {
+                let mut c = cluster_conn(client, conn).await?;
+                cmd.query_async(&mut c).await.map_err(map_err)
+            }
+        }
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    pub(crate) async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        expiry: Expiry,
+    ) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value);
+        if let Expiry::After(d) = expiry {
+            cmd.arg("PX").arg(millis(d));
+        }
+        let _: redis::Value = self.query(&cmd).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        expiry: Expiry,
+    ) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value).arg("NX");
+        if let Expiry::After(d) = expiry {
+            cmd.arg("PX").arg(millis(d));
+        }
+        let answer: Option<String> = self.query(&cmd).await?;
+        Ok(answer.is_some())
+    }
+
+    pub(crate) async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.query(redis::cmd("GETDEL").arg(key)).await
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let n: u64 = self.query(redis::cmd("DEL").arg(key)).await?;
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn increment(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
+        let mut invocation = self.increment.key(key);
+        invocation.arg(millis(window));
+        let n: i64 = match &self.target {
+            Target::Single(manager) => {
+                let mut c = manager.clone();
+                invocation.invoke_async(&mut c).await.map_err(map_err)?
+            }
+            Target::Cluster { client, conn } => {
+                let mut c = cluster_conn(client, conn).await?;
+                invocation.invoke_async(&mut c).await.map_err(map_err)?
+            }
+        };
+        u64::try_from(n).map_err(|_| StoreError::Backend(format!("counter went negative: {n}")))
+    }
+
+    pub(crate) async fn ttl(&self, key: &str) -> Result<Option<Expiry>, StoreError> {
+        let ms: i64 = self.query(redis::cmd("PTTL").arg(key)).await?;
+        Ok(match ms {
+            -2 => None,
+            -1 => Some(Expiry::Never),
+            ms => Some(Expiry::After(Duration::from_millis(
+                u64::try_from(ms).unwrap_or(0),
+            ))),
+        })
+    }
+
+    pub(crate) async fn touch(&self, key: &str, expiry: Expiry) -> Result<bool, StoreError> {
+        let n: i64 = match expiry {
+            Expiry::Never => {
+                // PERSIST answers 0 both for "missing" and "already persistent".
+                let exists: i64 = self.query(redis::cmd("EXISTS").arg(key)).await?;
+                if exists == 0 {
+                    return Ok(false);
+                }
+                let _: i64 = self.query(redis::cmd("PERSIST").arg(key)).await?;
+                1
+            }
+            Expiry::After(d) => {
+                self.query(redis::cmd("PEXPIRE").arg(key).arg(millis(d)))
+                    .await?
+            }
+        };
+        Ok(n == 1)
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = self.query(&redis::cmd("PING")).await?;
+        Ok(())
+    }
+}
+
+async fn cluster_conn(
+    client: &ClusterClient,
+    cell: &OnceCell<ClusterConnection>,
+) -> Result<ClusterConnection, StoreError> {
+    cell.get_or_try_init(|| client.get_async_connection())
+        .await
+        .cloned()
+        .map_err(map_err)
+}
+
+/// At least one millisecond: Redis rejects `PX 0`.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn map_err(e: RedisError) -> StoreError {
+    match e.kind() {
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType | ErrorKind::Client => {
+            StoreError::Backend(e.to_string())
+        }
+        ErrorKind::Server(_) if !e.is_unrecoverable_error() && !e.is_cluster_error() => {
+            StoreError::Backend(e.to_string())
+        }
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+/// `Some((tls, "host:port,host:port"))` for a cluster URL.
+fn cluster_url(url: &str) -> Option<(bool, &str)> {
+    if let Some(rest) = url.strip_prefix("redis+cluster://") {
+        Some((false, rest))
+    } else {
+        url.strip_prefix("rediss+cluster://")
+            .map(|rest| (true, rest))
+    }
+}
+
+/// Expands `user:pass@h1:p1,h2:p2/…` into one node URL per host.
+fn cluster_nodes(tls: bool, rest: &str) -> Result<Vec<String>, StoreError> {
+    let (auth, hosts) = match rest.rsplit_once('@') {
+        Some((auth, hosts)) => (Some(auth), hosts),
+        None => (None, rest),
+    };
+    let hosts = hosts.split(['/', '?']).next().unwrap_or_default();
+    let scheme = if tls { "rediss" } else { "redis" };
+    let nodes: Vec<String> = hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| match auth {
+            Some(a) => format!("{scheme}://{a}@{h}"),
+            None => format!("{scheme}://{h}"),
+        })
+        .collect();
+    if nodes.is_empty() {
+        return Err(StoreError::InvalidUrl(
+            "a cluster URL names no node (expected redis+cluster://host:port,host:port)".into(),
+        ));
+    }
+    Ok(nodes)
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_urls_expand_to_one_url_per_node_with_shared_credentials() {
+        let (tls, rest) =
+            cluster_url("redis+cluster://:secret@10.0.0.1:7000,10.0.0.2:7001").unwrap();
+        assert!(!tls);
+        assert_eq!(
+            cluster_nodes(tls, rest).unwrap(),
+            vec![
+                "redis://:secret@10.0.0.1:7000",
+                "redis://:secret@10.0.0.2:7001"
+            ]
+        );
+    }
+
+    #[test]
+    fn cluster_url_without_nodes_is_rejected() {
+        let (tls, rest) = cluster_url("rediss+cluster://").unwrap();
+        assert!(matches!(
+            cluster_nodes(tls, rest),
+            Err(StoreError::InvalidUrl(_))
+        ));
+    }
+
+    #[test]
+    fn passwords_never_appear_in_url_errors() {
+        assert_eq!(
+            redact("redis://:hunter2@db:6379/0"),
+            "redis://***@db:6379/0"
+        );
+        let err = RedisStore::open("http://:hunter2@db", &Timeouts::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}

@@ -1,0 +1,248 @@
+//! The store contract: every behaviour below must hold on every backend. Each behaviour
+//! is one async function; the macro at the bottom runs it on the in-memory backend and
+//! on a real redis-server, and one test runs them all on a real three-node Redis Cluster.
+
+use std::time::Duration;
+
+use passerelle_store::{Expiry, Key, Store, StoreError};
+use passerelle_testkit::redis::{RedisCluster, redis_url};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Flow {
+    id: String,
+    step: u8,
+}
+
+fn flow(step: u8) -> Flow {
+    Flow {
+        id: "é{x}:y".into(),
+        step,
+    }
+}
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+async fn missing_key_reads_as_none(s: Store) {
+    let got: Option<Flow> = s.get(&Key::new("t", "missing")).await.unwrap();
+    assert_eq!(got, None);
+}
+
+async fn set_then_get_round_trips_a_typed_value(s: Store) {
+    let k = Key::new("t", "a@b.fr").with("flow");
+    s.set(&k, &flow(1), Expiry::Never).await.unwrap();
+    assert_eq!(s.get(&k).await.unwrap(), Some(flow(1)));
+    s.set(&k, &flow(2), Expiry::After(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(s.get(&k).await.unwrap(), Some(flow(2)));
+}
+
+async fn values_disappear_when_their_ttl_runs_out(s: Store) {
+    let k = Key::new("t", "ttl");
+    s.set(&k, &flow(1), Expiry::After(MS(150))).await.unwrap();
+    assert_eq!(s.get(&k).await.unwrap(), Some(flow(1)));
+    tokio::time::sleep(MS(300)).await;
+    assert_eq!(s.get::<Flow>(&k).await.unwrap(), None);
+}
+
+async fn set_if_absent_writes_only_the_first_value(s: Store) {
+    let k = Key::new("t", "nx");
+    assert!(
+        s.set_if_absent(&k, &flow(1), Expiry::After(MS(150)))
+            .await
+            .unwrap()
+    );
+    assert!(!s.set_if_absent(&k, &flow(2), Expiry::Never).await.unwrap());
+    assert_eq!(s.get(&k).await.unwrap(), Some(flow(1)));
+    tokio::time::sleep(MS(300)).await;
+    assert!(s.set_if_absent(&k, &flow(3), Expiry::Never).await.unwrap());
+    assert_eq!(s.get(&k).await.unwrap(), Some(flow(3)));
+}
+
+async fn concurrent_set_if_absent_has_exactly_one_winner(s: Store) {
+    let k = Key::new("t", "nx-race");
+    let tasks: Vec<_> = (0..50u8)
+        .map(|i| {
+            let (s, k) = (s.clone(), k.clone());
+            tokio::spawn(async move { s.set_if_absent(&k, &flow(i), Expiry::Never).await.unwrap() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn take_returns_a_value_once(s: Store) {
+    let k = Key::new("t", "once");
+    s.set(&k, &flow(7), Expiry::After(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(s.take(&k).await.unwrap(), Some(flow(7)));
+    assert_eq!(s.take::<Flow>(&k).await.unwrap(), None);
+    assert_eq!(s.get::<Flow>(&k).await.unwrap(), None);
+}
+
+async fn concurrent_takes_have_exactly_one_winner(s: Store) {
+    let k = Key::new("t", "once-race");
+    s.set(&k, &flow(1), Expiry::Never).await.unwrap();
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (s, k) = (s.clone(), k.clone());
+            tokio::spawn(async move { s.take::<Flow>(&k).await.unwrap().is_some() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn delete_reports_whether_a_value_existed(s: Store) {
+    let k = Key::new("t", "del");
+    assert!(!s.delete(&k).await.unwrap());
+    s.set(&k, &1u8, Expiry::Never).await.unwrap();
+    assert!(s.delete(&k).await.unwrap());
+    assert_eq!(s.get::<u8>(&k).await.unwrap(), None);
+}
+
+async fn counters_count_within_a_window_fixed_at_the_first_increment(s: Store) {
+    let k = Key::new("t", "ctr");
+    assert_eq!(s.increment(&k, MS(300)).await.unwrap(), 1);
+    tokio::time::sleep(MS(100)).await;
+    assert_eq!(s.increment(&k, MS(300)).await.unwrap(), 2);
+    assert_eq!(s.increment(&k, MS(300)).await.unwrap(), 3);
+    // The window did not slide: the deadline is the first increment's.
+    match s.ttl(&k).await.unwrap() {
+        Some(Expiry::After(left)) => assert!(left <= MS(210), "window slid: {left:?} left"),
+        other => panic!("counter has no deadline: {other:?}"),
+    }
+    // A counter reads like any other value.
+    assert_eq!(s.get::<u64>(&k).await.unwrap(), Some(3));
+    tokio::time::sleep(MS(350)).await;
+    assert_eq!(s.increment(&k, MS(300)).await.unwrap(), 1);
+}
+
+async fn concurrent_increments_are_all_counted(s: Store) {
+    let k = Key::new("t", "ctr-race");
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let (s, k) = (s.clone(), k.clone());
+            tokio::spawn(async move { s.increment(&k, Duration::from_secs(60)).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=200).collect::<Vec<u64>>());
+}
+
+async fn ttl_tells_missing_persistent_and_remaining(s: Store) {
+    let k = Key::new("t", "ttl-q");
+    assert_eq!(s.ttl(&k).await.unwrap(), None);
+    s.set(&k, &1u8, Expiry::Never).await.unwrap();
+    assert_eq!(s.ttl(&k).await.unwrap(), Some(Expiry::Never));
+    s.set(&k, &1u8, Expiry::After(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    match s.ttl(&k).await.unwrap() {
+        Some(Expiry::After(left)) => {
+            assert!(left > Duration::from_secs(25) && left <= Duration::from_secs(30));
+        }
+        other => panic!("unexpected ttl {other:?}"),
+    }
+}
+
+async fn touch_gives_an_existing_key_a_new_lifetime(s: Store) {
+    let k = Key::new("t", "touch");
+    assert!(!s.touch(&k, Expiry::After(MS(500))).await.unwrap());
+    s.set(&k, &1u8, Expiry::After(MS(200))).await.unwrap();
+    assert!(
+        s.touch(&k, Expiry::After(Duration::from_secs(30)))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(MS(350)).await;
+    assert_eq!(s.get::<u8>(&k).await.unwrap(), Some(1));
+    assert!(s.touch(&k, Expiry::Never).await.unwrap());
+    assert_eq!(s.ttl(&k).await.unwrap(), Some(Expiry::Never));
+}
+
+async fn a_value_of_another_shape_is_a_codec_error(s: Store) {
+    let k = Key::new("t", "shape");
+    s.set(&k, &"text", Expiry::Never).await.unwrap();
+    let err = s.get::<Flow>(&k).await.unwrap_err();
+    assert!(matches!(err, StoreError::Codec(_)), "{err:?}");
+    assert!(!err.is_unavailable());
+}
+
+async fn prefixes_keep_namespaces_apart(s: Store) {
+    let k = Key::new("t", "ns");
+    let other = s.with_prefix("other-namespace");
+    s.set(&k, &1u8, Expiry::Never).await.unwrap();
+    assert_eq!(other.get::<u8>(&k).await.unwrap(), None);
+    other.set(&k, &2u8, Expiry::Never).await.unwrap();
+    assert_eq!(s.get::<u8>(&k).await.unwrap(), Some(1));
+    assert!(s.ping().await.is_ok());
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(passerelle_store::Store::memory("test")).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let redis = passerelle_testkit::redis::redis_url().unwrap();
+                    let prefix = format!("test-{}-{}", stringify!($name), std::process::id());
+                    let store = passerelle_store::Store::open(&redis.url(), &prefix).unwrap();
+                    super::$name(store).await;
+                }
+            )*
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_whole_contract_holds_on_a_three_node_redis_cluster() {
+            let cluster = RedisCluster::start().unwrap();
+            let store = Store::open(&cluster.url(), "cluster-test").unwrap();
+            $( $name(store.with_prefix(stringify!($name))).await; )*
+        }
+    };
+}
+
+contract!(
+    missing_key_reads_as_none,
+    set_then_get_round_trips_a_typed_value,
+    values_disappear_when_their_ttl_runs_out,
+    set_if_absent_writes_only_the_first_value,
+    concurrent_set_if_absent_has_exactly_one_winner,
+    take_returns_a_value_once,
+    concurrent_takes_have_exactly_one_winner,
+    delete_reports_whether_a_value_existed,
+    counters_count_within_a_window_fixed_at_the_first_increment,
+    concurrent_increments_are_all_counted,
+    ttl_tells_missing_persistent_and_remaining,
+    touch_gives_an_existing_key_a_new_lifetime,
+    a_value_of_another_shape_is_a_codec_error,
+    prefixes_keep_namespaces_apart,
+);
+
+#[test]
+fn an_unknown_url_scheme_is_an_invalid_url_error() {
+    let err = Store::open("postgres://localhost/db", "p").unwrap_err();
+    assert!(matches!(err, StoreError::InvalidUrl(_)), "{err:?}");
+    assert!(Store::open("memory://", "p").unwrap().is_ephemeral());
+    // A reachable environment is not needed to open: connections are lazy.
+    let _ = redis_url;
+}

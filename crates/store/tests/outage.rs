@@ -1,0 +1,81 @@
+//! Redis going away and coming back: typed `Unavailable` errors while it is gone, no
+//! panic, and the same `Store` handle working again once it is back.
+
+use std::time::{Duration, Instant};
+
+use passerelle_store::{Expiry, Key, Store};
+use passerelle_testkit::free_port;
+use passerelle_testkit::redis::{RedisCluster, RedisServer};
+
+async fn until_ok(store: &Store, key: &Key) -> Duration {
+    let start = Instant::now();
+    loop {
+        if store.set(key, &1u8, Expiry::Never).await.is_ok() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the store never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_redis_gives_unavailable_and_the_store_recovers_when_it_returns() {
+    let mut server = RedisServer::start().unwrap();
+    let store = Store::open(&server.url(), "outage").unwrap();
+    let key = Key::new("t", "k");
+    store.set(&key, &1u8, Expiry::Never).await.unwrap();
+
+    server.stop();
+    let started = Instant::now();
+    let err = store.get::<u8>(&key).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    let err = store
+        .increment(&key, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(store.ping().await.is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "errors took {:?}",
+        started.elapsed()
+    );
+
+    server.restart().unwrap();
+    let took = until_ok(&store, &key).await;
+    eprintln!("recovered {took:?} after restart");
+    assert_eq!(store.get::<u8>(&key).await.unwrap(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_is_down_at_start_is_unavailable_until_it_comes_up() {
+    let port = free_port().unwrap();
+    let store = Store::open(&format!("redis://127.0.0.1:{port}"), "late").unwrap();
+    let key = Key::new("t", "k");
+    let err = store.set(&key, &1u8, Expiry::Never).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(err.to_string().contains("unavailable"));
+    let _server = RedisServer::start_on(port).unwrap();
+    let took = until_ok(&store, &key).await;
+    eprintln!("first connection {took:?} after the server came up");
+    assert_eq!(store.get::<u8>(&key).await.unwrap(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_is_down_at_start_is_unavailable_not_a_panic() {
+    let (a, b) = (free_port().unwrap(), free_port().unwrap());
+    let store = Store::open(&format!("redis+cluster://127.0.0.1:{a},127.0.0.1:{b}"), "c").unwrap();
+    let err = store.get::<u8>(&Key::new("t", "k")).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    // And a cluster that exists works through the same lazy handle.
+    let cluster = RedisCluster::start().unwrap();
+    let store = Store::open(&cluster.url(), "c").unwrap();
+    store
+        .set(&Key::new("t", "k"), &5u8, Expiry::Never)
+        .await
+        .unwrap();
+    assert_eq!(store.get::<u8>(&Key::new("t", "k")).await.unwrap(), Some(5));
+}
