@@ -1,1 +1,49 @@
+//! `passerelle-local-auth` — the shared fallback: what lets a student sign in when the
+//! university is not in the loop.
+//!
+//! Map of the crate:
+//! - [`email`]: the typed, normalized [`Email`] every account is keyed by.
+//! - [`policy`]: the configurable [`PasswordPolicy`] (UNESS preset by default) that
+//!   reports every unmet rule at once, for the page's live checklist.
+//! - [`hasher`]: argon2id hashing and verification off the async workers, under a
+//!   bounded semaphore, with rehash-on-login and a dummy verify for unknown accounts.
+//! - [`account`]: accounts (pending, active, disabled), their federated identity and
+//!   password, looked up by e-mail or by identity.
+//! - [`code`]: 6-digit e-mail codes — hashed, single use, short-lived, few tries.
+//! - [`link`]: magic links for activation and password reset — hashed, single use,
+//!   purpose-bound, re-sendable without invalidating what is already in the mailbox.
+//! - [`throttle`]: fixed-window limits per account and per client address.
+//! - [`mailer`]: French/English text+HTML messages sent through lettre (SMTP) or written
+//!   to a file outbox.
+//! - [`LocalAuth`]: the facade that ties these to one [`passerelle_store::Store`].
+//!
+//! What it must never do: store or log a secret in clear (passwords, codes, link
+//! tokens), compare a secret in variable time, run argon2 on an async worker, or tell a
+//! caller more than the typed [`Error`] says.
 
+pub mod account;
+pub mod clock;
+pub mod code;
+pub mod email;
+pub mod error;
+pub mod hasher;
+pub mod keys;
+pub mod link;
+pub mod mailer;
+pub mod policy;
+pub mod secret;
+pub mod throttle;
+
+mod facade;
+
+pub use account::{Account, AccountStatus, FederatedId, Profile};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use code::{CodePurpose, IssuedCode};
+pub use email::Email;
+pub use error::Error;
+pub use facade::{Config, LocalAuth};
+pub use hasher::{HashParams, Password};
+pub use link::{IssuedLink, LinkGrant, LinkPurpose};
+pub use mailer::{Lang, Mail, Mailer, MailerConfig, SmtpConfig, SmtpSecurity};
+pub use policy::{PasswordPolicy, Rule};
+pub use throttle::Limit;

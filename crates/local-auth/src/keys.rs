@@ -1,0 +1,64 @@
+//! Every store key this crate uses, built in one place.
+//!
+//! The keys of one account (its record, codes, tries, throttles, link state) share the
+//! account's hash tag, so on a Redis Cluster they live in one slot.
+
+use passerelle_store::Key;
+
+use crate::email::Email;
+
+/// The account record.
+#[must_use]
+pub fn account(email: &Email) -> Key {
+    Key::new("acct", &email.key())
+}
+
+/// Federated identity → account key index (tagged by the identity's digest).
+#[must_use]
+pub fn federated(digest: &str) -> Key {
+    Key::new("fedid", digest)
+}
+
+/// The pending e-mail code of an account for a purpose.
+#[must_use]
+pub fn code(email: &Email, purpose: &str) -> Key {
+    Key::new("code", &email.key()).with(purpose)
+}
+
+/// Wrong-try counter of one code.
+#[must_use]
+pub fn code_tries(email: &Email, purpose: &str, code_id: &str) -> Key {
+    Key::new("code-tries", &email.key())
+        .with(purpose)
+        .with(code_id)
+}
+
+/// A magic link record, by token digest.
+#[must_use]
+pub fn link(digest: &str) -> Key {
+    Key::new("link", digest)
+}
+
+/// What happened to a link that is gone (used, expired), by token digest.
+#[must_use]
+pub fn link_outcome(digest: &str) -> Key {
+    Key::new("link-done", digest)
+}
+
+/// When a link of this purpose was last used for this account.
+#[must_use]
+pub fn link_used_at(email: &Email, purpose: &str) -> Key {
+    Key::new("link-used", &email.key()).with(purpose)
+}
+
+/// A throttle window for an account and an action.
+#[must_use]
+pub fn throttle_account(email: &Email, action: &str) -> Key {
+    Key::new("throttle", &email.key()).with(action)
+}
+
+/// A throttle window for a client address and an action.
+#[must_use]
+pub fn throttle_client(client: &str, action: &str) -> Key {
+    Key::new("throttle-ip", client).with(action)
+}
