@@ -155,10 +155,11 @@ impl LocalAuth {
         profile: Profile,
     ) -> Result<Account, Error> {
         let index = keys::federated(&id.digest());
-        if let Some(linked) = self.store.get::<Email>(&index).await? {
-            if linked.key() != email.key() && self.account(&linked).await?.is_some() {
-                return Err(Error::IdentityConflict);
-            }
+        if let Some(linked) = self.store.get::<Email>(&index).await?
+            && linked.key() != email.key()
+            && self.account(&linked).await?.is_some()
+        {
+            return Err(Error::IdentityConflict);
         }
         let now = self.clock.now();
         let account = match self.account(email).await? {

@@ -1,6 +1,13 @@
 //! Accounts on real Redis: creation from a university's assertion, activation,
 //! password sign-in, throttling, disabling, rehash on login.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
 mod support;
 
 use passerelle_local_auth::{AccountStatus, Error, HashParams, LocalAuth, Password, Profile};

@@ -1,6 +1,13 @@
 //! Six-digit e-mail codes on real Redis: single use, expiry, tries, retirement,
 //! purpose binding, throttling, hashed storage, and the 200-parallel-guesses bound.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::time::Duration;

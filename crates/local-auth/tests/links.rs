@@ -1,6 +1,13 @@
 //! Magic links on real Redis: activation and reset, single use, expiry, resends that
 //! keep earlier links valid, supersession, purpose binding, concurrency, throttling.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::time::Duration;

@@ -2,6 +2,13 @@
 //! with AUTH), the file outbox, and what arrives: French by default, English on
 //! request, text and HTML, escaped.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::time::Duration;

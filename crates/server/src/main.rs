@@ -1,1 +1,65 @@
-fn main() {}
+//! `passerelle` — the binary: CLI, HTTP server, and the one-command demo.
+//!
+//! Today it is the skeleton the journey (issue #5) will fill: `passerelle demo` starts
+//! the HTTP server on embedded defaults (in-memory store, file outbox for mail, the
+//! local fallback assembled with UNESS's password policy) and serves the operational
+//! endpoints `/healthz` and `/readyz`. It must never panic on input, log a secret, or
+//! start with a configuration it could not fully validate.
+
+mod app;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+/// Passerelle, the UNESS login bridge.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run on embedded defaults: in-memory store, mail written to an outbox directory.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "PASSERELLE_LISTEN")]
+        listen: SocketAddr,
+        /// Where the demo writes its e-mails (one .eml per message).
+        #[arg(long, env = "PASSERELLE_OUTBOX")]
+        outbox: Option<PathBuf>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line per cause; no backtrace for an operator's mistake.
+            eprintln!("passerelle: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.command {
+        Command::Demo { listen, outbox } => runtime.block_on(app::demo(listen, outbox)),
+    }
+}

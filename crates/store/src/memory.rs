@@ -44,7 +44,7 @@ impl Inner {
 
     fn wrote(&mut self, now: Instant) {
         self.writes = self.writes.wrapping_add(1);
-        if self.writes % SWEEP_EVERY == 0 {
+        if self.writes.is_multiple_of(SWEEP_EVERY) {
             self.map.retain(|_, e| e.live(now));
         }
     }

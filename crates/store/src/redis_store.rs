@@ -53,10 +53,12 @@ pub struct RedisStore {
 #[derive(Clone)]
 enum Target {
     Single(ConnectionManager),
-    Cluster {
-        client: ClusterClient,
-        conn: std::sync::Arc<OnceCell<ClusterConnection>>,
-    },
+    Cluster(std::sync::Arc<ClusterTarget>),
+}
+
+struct ClusterTarget {
+    client: ClusterClient,
+    conn: OnceCell<ClusterConnection>,
 }
 
 impl RedisStore {
@@ -74,10 +76,10 @@ impl RedisStore {
                 .retries(2)
                 .build()
                 .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
-            Target::Cluster {
+            Target::Cluster(std::sync::Arc::new(ClusterTarget {
                 client,
-                conn: std::sync::Arc::new(OnceCell::new()),
-            }
+                conn: OnceCell::new(),
+            }))
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
             let client = redis::Client::open(url)
                 .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
@@ -108,8 +110,8 @@ impl RedisStore {
                 let mut c = manager.clone();
                 cmd.query_async(&mut c).await.map_err(map_err)
             }
-            Target::Cluster { client, conn } => {
-                let mut c = cluster_conn(client, conn).await?;
+            Target::Cluster(cluster) => {
+                let mut c = cluster_conn(&cluster.client, &cluster.conn).await?;
                 cmd.query_async(&mut c).await.map_err(map_err)
             }
         }
@@ -166,8 +168,8 @@ impl RedisStore {
                 let mut c = manager.clone();
                 invocation.invoke_async(&mut c).await.map_err(map_err)?
             }
-            Target::Cluster { client, conn } => {
-                let mut c = cluster_conn(client, conn).await?;
+            Target::Cluster(cluster) => {
+                let mut c = cluster_conn(&cluster.client, &cluster.conn).await?;
                 invocation.invoke_async(&mut c).await.map_err(map_err)?
             }
         };

@@ -2,6 +2,13 @@
 //! is one async function; the macro at the bottom runs it on the in-memory backend and
 //! on a real redis-server, and one test runs them all on a real three-node Redis Cluster.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
 use std::time::Duration;
 
 use passerelle_store::{Expiry, Key, Store, StoreError};

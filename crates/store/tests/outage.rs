@@ -1,6 +1,13 @@
 //! Redis going away and coming back: typed `Unavailable` errors while it is gone, no
 //! panic, and the same `Store` handle working again once it is back.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
 use std::time::{Duration, Instant};
 
 use passerelle_store::{Expiry, Key, Store};

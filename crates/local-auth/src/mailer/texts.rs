@@ -25,7 +25,7 @@ pub(crate) struct Texts {
 /// "24 heures", "1 hour", "3 minutes".
 fn duration(lang: Lang, d: Duration) -> String {
     let secs = d.as_secs();
-    let (n, unit_fr, unit_en) = if secs >= 3600 && secs % 3600 == 0 {
+    let (n, unit_fr, unit_en) = if secs >= 3600 && secs.is_multiple_of(3600) {
         (secs / 3600, "heure", "hour")
     } else if secs >= 60 {
         (secs.div_ceil(60), "minute", "minute")

@@ -2,7 +2,7 @@
 //! harness's or `REDIS_URL`'s), a manual clock, cheap argon2 costs (the default costs
 //! are covered by the benchmark and one test), and a file outbox or a real SMTP sink.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
