@@ -32,7 +32,8 @@ pub struct Config {
     pub code_max_tries: u32,
     /// Codes sent per account.
     pub code_issue_per_account: Limit,
-    /// Codes requested per client address.
+    /// Codes requested per client address. Client limits are generous on purpose: a
+    /// whole campus can reach us from one NAT address.
     pub code_issue_per_client: Limit,
     /// Validity of an activation link, in seconds (24 hours).
     pub activation_link_ttl_secs: u64,
@@ -60,13 +61,13 @@ impl Default for Config {
             code_ttl_secs: 180,
             code_max_tries: 5,
             code_issue_per_account: Limit::per_minutes(5, 15),
-            code_issue_per_client: Limit::per_minutes(30, 15),
+            code_issue_per_client: Limit::per_minutes(200, 15),
             activation_link_ttl_secs: 24 * 3600,
             reset_link_ttl_secs: 3600,
             link_issue_per_account: Limit::per_minutes(3, 15),
-            link_issue_per_client: Limit::per_minutes(20, 15),
+            link_issue_per_client: Limit::per_minutes(100, 15),
             login_failures_per_account: Limit::per_minutes(10, 15),
-            login_attempts_per_client: Limit::per_minutes(100, 15),
+            login_attempts_per_client: Limit::per_minutes(600, 15),
             link_base_url: "http://localhost:8080/link".into(),
         }
     }

@@ -318,3 +318,30 @@ async fn the_default_owasp_costs_hash_and_verify() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_address_trying_many_logins_is_paused() {
+    let f = fixture_with(Config {
+        login_attempts_per_client: passerelle_local_auth::Limit::per_minutes(3, 15),
+        ..config()
+    });
+    let e = active_account(&f, "k@etu.unilim.fr").await;
+    for guess in ["x1", "x2", "x3"] {
+        let err = f
+            .auth
+            .login_password(&e, &Password::new(guess), "203.0.113.60")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidCredentials));
+    }
+    let err = f
+        .auth
+        .login_password(&e, &Password::new(GOOD), "203.0.113.60")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
+    f.auth
+        .login_password(&e, &Password::new(GOOD), "203.0.113.61")
+        .await
+        .unwrap();
+}

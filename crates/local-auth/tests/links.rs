@@ -331,3 +331,32 @@ async fn forged_or_mangled_tokens_are_not_found() {
         ));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_address_asking_links_for_many_accounts_is_stopped() {
+    let f = fixture_with(Config {
+        link_issue_per_client: passerelle_local_auth::Limit::per_minutes(2, 15),
+        ..config()
+    });
+    let a = pending(&f, "m1@etu.unilim.fr").await;
+    let b = pending(&f, "m2@etu.unilim.fr").await;
+    let c = pending(&f, "m3@etu.unilim.fr").await;
+    f.auth
+        .issue_link(&a, LinkPurpose::Activation, "203.0.113.50")
+        .await
+        .unwrap();
+    f.auth
+        .issue_link(&b, LinkPurpose::Activation, "203.0.113.50")
+        .await
+        .unwrap();
+    let err = f
+        .auth
+        .issue_link(&c, LinkPurpose::Activation, "203.0.113.50")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
+    f.auth
+        .issue_link(&c, LinkPurpose::Activation, "203.0.113.51")
+        .await
+        .unwrap();
+}
