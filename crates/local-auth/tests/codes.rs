@@ -196,7 +196,7 @@ async fn issuing_is_throttled_per_account() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_address_asking_codes_for_many_accounts_is_stopped() {
-    let f = fixture_with(passerelle_local_auth::Config {
+    let f = fixture_with(Config {
         code_issue_per_client: passerelle_local_auth::Limit::per_minutes(3, 15),
         ..config()
     });
