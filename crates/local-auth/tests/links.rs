@@ -68,13 +68,7 @@ async fn an_activation_link_lets_its_owner_set_a_first_password() {
 async fn a_link_works_once_then_says_already_used() {
     let f = fixture();
     let e = pending(&f, "b@etu.unilim.fr").await;
-    let token = token_of(
-        &f.auth
-            .issue_link(&e, LinkPurpose::Activation, IP)
-            .await
-            .unwrap()
-            .url,
-    );
+    let token = issue_token(&f, &e, LinkPurpose::Activation, IP).await;
     f.auth
         .consume_link(&token, LinkPurpose::Activation)
         .await
@@ -93,20 +87,8 @@ async fn a_link_works_once_then_says_already_used() {
 async fn an_activation_link_expires_after_24_hours_and_a_reset_link_after_one() {
     let f = fixture();
     let e = active_account(&f, "c@etu.unilim.fr").await;
-    let act = token_of(
-        &f.auth
-            .issue_link(&e, LinkPurpose::Activation, IP)
-            .await
-            .unwrap()
-            .url,
-    );
-    let reset = token_of(
-        &f.auth
-            .issue_link(&e, LinkPurpose::PasswordReset, IP)
-            .await
-            .unwrap()
-            .url,
-    );
+    let act = issue_token(&f, &e, LinkPurpose::Activation, IP).await;
+    let reset = issue_token(&f, &e, LinkPurpose::PasswordReset, IP).await;
     f.clock
         .advance(Duration::from_secs(3600) + Duration::from_secs(1));
     assert!(matches!(
@@ -137,21 +119,9 @@ async fn an_activation_link_expires_after_24_hours_and_a_reset_link_after_one() 
 async fn asking_again_keeps_the_first_link_valid_until_one_is_used() {
     let f = fixture();
     let e = pending(&f, "d@etu.unilim.fr").await;
-    let first = token_of(
-        &f.auth
-            .issue_link(&e, LinkPurpose::Activation, IP)
-            .await
-            .unwrap()
-            .url,
-    );
+    let first = issue_token(&f, &e, LinkPurpose::Activation, IP).await;
     f.clock.advance(Duration::from_secs(30));
-    let second = token_of(
-        &f.auth
-            .issue_link(&e, LinkPurpose::Activation, IP)
-            .await
-            .unwrap()
-            .url,
-    );
+    let second = issue_token(&f, &e, LinkPurpose::Activation, IP).await;
     assert_ne!(first, second);
     assert!(f.auth.inspect_link(&first).await.is_ok());
     assert!(f.auth.inspect_link(&second).await.is_ok());
@@ -171,13 +141,7 @@ async fn asking_again_keeps_the_first_link_valid_until_one_is_used() {
     ));
     // A link asked for afterwards works.
     f.clock.advance(Duration::from_secs(1));
-    let third = token_of(
-        &f.auth
-            .issue_link(&e, LinkPurpose::Activation, IP)
-            .await
-            .unwrap()
-            .url,
-    );
+    let third = issue_token(&f, &e, LinkPurpose::Activation, IP).await;
     f.auth
         .consume_link(&third, LinkPurpose::Activation)
         .await
@@ -204,13 +168,7 @@ async fn resends_are_throttled_per_account() {
 async fn a_link_is_only_good_for_its_own_purpose() {
     let f = fixture();
     let e = active_account(&f, "f@etu.unilim.fr").await;
-    let token = token_of(
-        &f.auth
-            .issue_link(&e, LinkPurpose::PasswordReset, IP)
-            .await
-            .unwrap()
-            .url,
-    );
+    let token = issue_token(&f, &e, LinkPurpose::PasswordReset, IP).await;
     assert!(matches!(
         f.auth.consume_link(&token, LinkPurpose::Activation).await,
         Err(Error::NotFound)
@@ -245,13 +203,7 @@ async fn a_reset_link_needs_an_activated_account() {
 async fn a_password_breaking_the_policy_lists_every_rule_and_changes_nothing() {
     let f = fixture();
     let e = pending(&f, "h@etu.unilim.fr").await;
-    let token = token_of(
-        &f.auth
-            .issue_link(&e, LinkPurpose::Activation, IP)
-            .await
-            .unwrap()
-            .url,
-    );
+    let token = issue_token(&f, &e, LinkPurpose::Activation, IP).await;
     let grant = f
         .auth
         .consume_link(&token, LinkPurpose::Activation)
@@ -293,13 +245,7 @@ async fn a_password_breaking_the_policy_lists_every_rule_and_changes_nothing() {
 async fn concurrent_confirmations_of_one_link_have_one_winner() {
     let f = fixture();
     let e = pending(&f, "i@etu.unilim.fr").await;
-    let token = token_of(
-        &f.auth
-            .issue_link(&e, LinkPurpose::Activation, IP)
-            .await
-            .unwrap()
-            .url,
-    );
+    let token = issue_token(&f, &e, LinkPurpose::Activation, IP).await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (auth, token) = (f.auth.clone(), token.clone());

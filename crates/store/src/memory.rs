@@ -42,6 +42,11 @@ impl Inner {
         }
     }
 
+    fn put(&mut self, key: String, value: Vec<u8>, deadline: Option<Instant>, now: Instant) {
+        self.map.insert(key, Entry { value, deadline });
+        self.wrote(now);
+    }
+
     fn wrote(&mut self, now: Instant) {
         self.writes = self.writes.wrapping_add(1);
         if self.writes.is_multiple_of(SWEEP_EVERY) {
@@ -77,15 +82,7 @@ impl MemoryStore {
 
     pub(crate) fn set(&self, key: String, value: Vec<u8>, expiry: Expiry) {
         let now = Instant::now();
-        let mut inner = self.lock();
-        inner.map.insert(
-            key,
-            Entry {
-                value,
-                deadline: deadline(now, expiry),
-            },
-        );
-        inner.wrote(now);
+        self.lock().put(key, value, deadline(now, expiry), now);
     }
 
     pub(crate) fn set_if_absent(&self, key: String, value: Vec<u8>, expiry: Expiry) -> bool {
@@ -94,14 +91,7 @@ impl MemoryStore {
         if inner.live(&key, now).is_some() {
             return false;
         }
-        inner.map.insert(
-            key,
-            Entry {
-                value,
-                deadline: deadline(now, expiry),
-            },
-        );
-        inner.wrote(now);
+        inner.put(key, value, deadline(now, expiry), now);
         true
     }
 
@@ -130,14 +120,8 @@ impl MemoryStore {
                 next
             }
             None => {
-                inner.map.insert(
-                    key,
-                    Entry {
-                        value: b"1".to_vec(),
-                        deadline: Some(now + window),
-                    },
-                );
-                1
+                inner.put(key, b"1".to_vec(), Some(now + window), now);
+                return Ok(1);
             }
         };
         inner.wrote(now);

@@ -125,3 +125,13 @@ pub async fn active_account(f: &Fixture, address: &str) -> Email {
 pub fn token_of(url: &str) -> String {
     url.rsplit('/').next().unwrap().to_owned()
 }
+
+/// Issues a link and returns its token (what the user's click carries).
+pub async fn issue_token(
+    f: &Fixture,
+    e: &Email,
+    purpose: passerelle_local_auth::LinkPurpose,
+    client: &str,
+) -> String {
+    token_of(&f.auth.issue_link(e, purpose, client).await.unwrap().url)
+}
