@@ -29,6 +29,25 @@ use serde::de::DeserializeOwned;
 
 pub use error::StoreError;
 pub use key::Key;
+pub use redis_store::Timeouts;
+
+/// How to reach Redis beyond what the URL says.
+#[derive(Clone, Default)]
+pub struct StoreOptions {
+    /// Connect and response time limits.
+    pub timeouts: Timeouts,
+    /// PEM roots to trust for `rediss://` instead of the system's (a private CA).
+    pub tls_root_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("timeouts", &self.timeouts)
+            .field("tls_root_pem", &self.tls_root_pem.as_ref().map(Vec::len))
+            .finish()
+    }
+}
 
 /// How long a value lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,10 +104,18 @@ impl Store {
     /// # Errors
     /// [`StoreError::InvalidUrl`] when the URL cannot name a backend.
     pub fn open(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, prefix, &StoreOptions::default())
+    }
+
+    /// As [`Store::open`], with explicit timeouts and TLS roots.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidUrl`] when the URL cannot name a backend.
+    pub fn open_with(url: &str, prefix: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         if url.trim() == "memory://" {
             return Ok(Self::memory(prefix));
         }
-        let redis = redis_store::RedisStore::open(url, &redis_store::Timeouts::default())?;
+        let redis = redis_store::RedisStore::open(url, options)?;
         Ok(Self {
             backend: Backend::Redis(redis),
             prefix: prefix.into(),

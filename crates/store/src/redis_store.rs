@@ -52,8 +52,26 @@ pub struct RedisStore {
 
 #[derive(Clone)]
 enum Target {
-    Single(ConnectionManager),
+    Single(std::sync::Arc<SingleTarget>),
     Cluster(std::sync::Arc<ClusterTarget>),
+}
+
+struct SingleTarget {
+    client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
+    manager: OnceCell<ConnectionManager>,
+}
+
+impl SingleTarget {
+    async fn manager(&self) -> Result<ConnectionManager, StoreError> {
+        self.manager
+            .get_or_try_init(|| async {
+                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            })
+            .await
+            .cloned()
+            .map_err(map_err)
+    }
 }
 
 struct ClusterTarget {
@@ -66,14 +84,23 @@ impl RedisStore {
     ///
     /// # Errors
     /// [`StoreError::InvalidUrl`] when the URL is not a Redis URL this build supports.
-    pub fn open(url: &str, timeouts: &Timeouts) -> Result<Self, StoreError> {
+    pub fn open(url: &str, options: &crate::StoreOptions) -> Result<Self, StoreError> {
         let url = url.trim();
+        let timeouts = options.timeouts;
+        let certs = || redis::TlsCertificates {
+            client_tls: None,
+            root_cert: options.tls_root_pem.clone(),
+        };
         let target = if let Some((tls, rest)) = cluster_url(url) {
             let nodes = cluster_nodes(tls, rest)?;
-            let client = ClusterClient::builder(nodes)
+            let mut builder = ClusterClient::builder(nodes)
                 .connection_timeout(timeouts.connect)
                 .response_timeout(timeouts.response)
-                .retries(2)
+                .retries(2);
+            if tls && options.tls_root_pem.is_some() {
+                builder = builder.certs(certs());
+            }
+            let client = builder
                 .build()
                 .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
             Target::Cluster(std::sync::Arc::new(ClusterTarget {
@@ -81,17 +108,25 @@ impl RedisStore {
                 conn: OnceCell::new(),
             }))
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
-            let client = redis::Client::open(url)
-                .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
+            let client = if url.starts_with("rediss://") && options.tls_root_pem.is_some() {
+                redis::Client::build_with_tls(url, certs())
+            } else {
+                redis::Client::open(url)
+            }
+            .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
             let config = redis::aio::ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(timeouts.connect))
                 .set_response_timeout(Some(timeouts.response))
                 .set_number_of_retries(1)
                 .set_min_delay(Duration::from_millis(50))
                 .set_max_delay(Duration::from_millis(500));
-            let manager = ConnectionManager::new_lazy_with_config(client, config)
-                .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?;
-            Target::Single(manager)
+            // The manager is made on first use: creating it spawns a task, which needs a
+            // runtime, and `open` must work anywhere (CLI checks, start-up).
+            Target::Single(std::sync::Arc::new(SingleTarget {
+                client,
+                config,
+                manager: OnceCell::new(),
+            }))
         } else {
             return Err(StoreError::InvalidUrl(format!(
                 "{}: expected memory://, redis://, rediss://, redis+cluster:// or rediss+cluster://",
@@ -106,8 +141,8 @@ impl RedisStore {
 
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         match &self.target {
-            Target::Single(manager) => {
-                let mut c = manager.clone();
+            Target::Single(single) => {
+                let mut c = single.manager().await?;
                 cmd.query_async(&mut c).await.map_err(map_err)
             }
             Target::Cluster(cluster) => {
@@ -164,8 +199,8 @@ impl RedisStore {
         let mut invocation = self.increment.key(key);
         invocation.arg(millis(window));
         let n: i64 = match &self.target {
-            Target::Single(manager) => {
-                let mut c = manager.clone();
+            Target::Single(single) => {
+                let mut c = single.manager().await?;
                 invocation.invoke_async(&mut c).await.map_err(map_err)?
             }
             Target::Cluster(cluster) => {
@@ -315,7 +350,7 @@ mod tests {
             redact("redis://:hunter2@db:6379/0"),
             "redis://***@db:6379/0"
         );
-        let err = RedisStore::open("http://:hunter2@db", &Timeouts::default())
+        let err = RedisStore::open("http://:hunter2@db", &crate::StoreOptions::default())
             .err()
             .unwrap()
             .to_string();

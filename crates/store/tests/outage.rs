@@ -86,3 +86,39 @@ async fn a_cluster_that_is_down_at_start_is_unavailable_not_a_panic() {
         .unwrap();
     assert_eq!(store.get::<u8>(&Key::new("t", "k")).await.unwrap(), Some(5));
 }
+
+#[test]
+fn opening_a_redis_store_outside_an_async_runtime_does_not_panic() {
+    // Regression: the connection manager used to be created in `open`, which spawns a
+    // task and panicked without a Tokio runtime (seen in the take-once benchmark).
+    let store = Store::open("redis://127.0.0.1:1", "no-runtime").unwrap();
+    let cluster = Store::open("redis+cluster://127.0.0.1:1,127.0.0.1:2", "no-runtime").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for s in [store, cluster] {
+        let err = rt.block_on(s.get::<u8>(&Key::new("t", "k"))).unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_private_root_works_and_an_untrusted_certificate_is_refused() {
+    let server = RedisServer::start_tls().unwrap();
+    let url = format!("rediss://localhost:{}", server.port());
+    let trusted = passerelle_store::StoreOptions {
+        tls_root_pem: Some(server.cert_pem().unwrap().as_bytes().to_vec()),
+        ..Default::default()
+    };
+    let store = Store::open_with(&url, "tls", &trusted).unwrap();
+    store
+        .set(&Key::new("t", "k"), &7u8, Expiry::Never)
+        .await
+        .unwrap();
+    assert_eq!(store.get::<u8>(&Key::new("t", "k")).await.unwrap(), Some(7));
+    // With the system roots only, the self-signed certificate is not accepted.
+    let untrusted = Store::open(&url, "tls").unwrap();
+    let err = untrusted.get::<u8>(&Key::new("t", "k")).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+}

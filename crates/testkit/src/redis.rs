@@ -18,6 +18,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     cluster: bool,
+    /// PEM of the self-signed certificate when the server speaks TLS only.
+    tls_cert: Option<String>,
     child: Option<Child>,
 }
 
@@ -61,10 +63,42 @@ impl RedisServer {
             port,
             dir,
             cluster: false,
+            tls_cert: None,
             child: None,
         };
         server.spawn()?;
         Ok(server)
+    }
+
+    /// Starts a standalone server that speaks TLS only, with a fresh self-signed
+    /// certificate for `localhost` ([`RedisServer::cert_pem`]).
+    ///
+    /// # Errors
+    /// When the certificate cannot be made or the server does not come up in 5 s.
+    pub fn start_tls() -> std::io::Result<Self> {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .map_err(Error::other)?;
+        let port = free_port()?;
+        let dir =
+            std::env::temp_dir().join(format!("passerelle-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("tls.crt"), certified.cert.pem())?;
+        std::fs::write(dir.join("tls.key"), certified.signing_key.serialize_pem())?;
+        let mut server = Self {
+            port,
+            dir,
+            cluster: false,
+            tls_cert: Some(certified.cert.pem()),
+            child: None,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// The server's certificate (PEM) when it speaks TLS.
+    #[must_use]
+    pub fn cert_pem(&self) -> Option<&str> {
+        self.tls_cert.as_deref()
     }
 
     fn start_inner(cluster: bool) -> std::io::Result<Self> {
@@ -78,6 +112,7 @@ impl RedisServer {
                 port,
                 dir,
                 cluster,
+                tls_cert: None,
                 child: None,
             };
             match server.spawn() {
@@ -91,21 +126,33 @@ impl RedisServer {
     fn spawn(&mut self) -> std::io::Result<()> {
         let port = self.port.to_string();
         let mut cmd = Command::new("redis-server");
-        cmd.args([
-            "--port",
-            &port,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(&self.dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        if self.tls_cert.is_some() {
+            let cert = self.dir.join("tls.crt");
+            cmd.args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port,
+                "--tls-auth-clients",
+                "no",
+            ])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-ca-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(self.dir.join("tls.key"));
+        } else {
+            cmd.args(["--port", &port]);
+        }
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--logfile")
+            .arg(self.dir.join("redis.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         if self.cluster {
             cmd.args([
                 "--cluster-enabled",
@@ -123,7 +170,9 @@ impl RedisServer {
         })?;
         self.child = Some(child);
         let port = self.port;
-        if wait_until(Duration::from_secs(5), || ping(port)) {
+        let tls = self.tls_cert.is_some();
+        let ready = || if tls { ping_tls(port) } else { ping(port) };
+        if wait_until(Duration::from_secs(5), ready) {
             Ok(())
         } else {
             self.kill();
@@ -166,7 +215,9 @@ impl RedisServer {
             let _ = child.wait();
         }
         let port = self.port;
-        let _ = wait_until(Duration::from_secs(2), || !ping(port));
+        let _ = wait_until(Duration::from_secs(2), || {
+            TcpStream::connect(("127.0.0.1", port)).is_err()
+        });
     }
 }
 
@@ -189,6 +240,12 @@ fn ping(port: u16) -> bool {
     }
     let mut buf = [0u8; 7];
     s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// `true` when a TLS server accepts connections on 127.0.0.1:port (it listens only once
+/// it is ready; redis-cli is not used because it can hang mid-handshake at start-up).
+fn ping_tls(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 /// Where the tests' Redis is: the environment's `REDIS_URL`, or a server this handle owns.
