@@ -96,6 +96,26 @@ mod tests {
         assert_eq!(&r[open + 1..close], "x%7D%7By%3Az@b.fr");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn the_hash_tag_is_always_the_escaped_tag(tag in "\\PC{0,40}", part in "\\PC{0,40}") {
+            let r = Key::new("k", &tag).with(&part).render("p");
+            let open = r.find('{').unwrap();
+            let close = r[open..].find('}').unwrap() + open;
+            let mut escaped = String::new();
+            escape_into(&mut escaped, &tag);
+            proptest::prop_assert_eq!(&r[open + 1..close], escaped.as_str());
+            proptest::prop_assert_eq!(r.matches('{').count(), 1);
+            proptest::prop_assert_eq!(r.matches('}').count(), 1);
+        }
+
+        #[test]
+        fn different_tags_never_render_alike(a in "\\PC{0,20}", b in "\\PC{0,20}") {
+            proptest::prop_assume!(a != b);
+            proptest::prop_assert_ne!(Key::new("k", &a).render("p"), Key::new("k", &b).render("p"));
+        }
+    }
+
     #[test]
     fn distinct_parts_never_render_alike() {
         let a = Key::new("k", "t").with("a:b");

@@ -335,6 +335,17 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_url_text_opens_or_is_refused_without_panicking(url in "\\PC{0,80}") {
+            let _ = RedisStore::open(&url, &crate::StoreOptions::default());
+            if let Some((tls, rest)) = cluster_url(&url) {
+                let _ = cluster_nodes(tls, rest);
+            }
+            let _ = redact(&url);
+        }
+    }
+
     #[test]
     fn cluster_url_without_nodes_is_rejected() {
         let (tls, rest) = cluster_url("rediss+cluster://").unwrap();
