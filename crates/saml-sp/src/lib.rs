@@ -1,9 +1,24 @@
 //! `passerelle-saml-sp` — the SAML 2.0 service provider that faces the universities.
 //!
-//! It will hold federation metadata (signed aggregates, refresh), the institution
-//! directory used for discovery, AuthnRequest construction, Response validation and the
-//! mapping of attributes to a typed identity, plus the SP's own metadata. It must never
-//! trust a signature it did not verify with a pinned or metadata key, and never reads a
-//! byte of an assertion that the verifier did not cover.
+//! Map of the crate (what exists today, issue #3 in progress):
+//! - [`metadata`]: a streaming parser (quick-xml) that turns a federation aggregate into
+//!   typed [`metadata::IdpRecord`]s — names by language, logos, scopes, SSO endpoints,
+//!   keys by use, entity categories — skipping malformed entities with a reason and
+//!   refusing DOCTYPEs; and the validity window of the aggregate, checkable "as of" any
+//!   instant.
+//! - [`directory`]: the institution directory behind discovery: accent- and
+//!   case-insensitive word-prefix search, and e-mail address → institutions through the
+//!   IdPs' `shibmd:Scope`s (regexp scopes anchored, evaluated in linear time).
+//! - [`types`]: protocol values as types ([`types::EntityId`], [`types::Scope`]).
 //!
-//! Not built yet: see issue #3.
+//! Still to come (issue #3): signature verification of aggregates against pinned keys,
+//! refresh, AuthnRequest, the ACS and SP metadata. What this crate must never do: trust a
+//! signature it did not verify with a pinned or metadata key, or read a byte of an
+//! assertion that the verifier did not cover.
+
+pub mod directory;
+pub mod error;
+pub mod metadata;
+pub mod types;
+
+pub use error::Error;

@@ -1,0 +1,49 @@
+//! Metadata load cost: parse (quick-xml streaming) + directory index, for the real Renater
+//! aggregate (when `../shared/fixtures/renater/` is present) and a generated aggregate of
+//! 10,000 IdPs. Signature verification is not included yet (issue #3, next step).
+//! Run: `cargo bench -p passerelle-saml-sp`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // bench code
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use passerelle_saml_sp::directory::Directory;
+use passerelle_saml_sp::metadata::{ParseOptions, parse};
+
+fn load(c: &mut Criterion) {
+    let mut docs = Vec::new();
+    if let Some((xml, _)) = support::renater_fixture() {
+        docs.push((
+            "renater 2023-06-16 (352 IdPs)".to_owned(),
+            std::fs::read_to_string(xml).unwrap(),
+        ));
+    } else {
+        eprintln!("../shared/fixtures/renater absent: benchmarking generated metadata only");
+    }
+    docs.push((
+        "generated 10000 IdPs".to_owned(),
+        support::generated(10_000),
+    ));
+    let mut group = c.benchmark_group("metadata load");
+    group.sample_size(10);
+    for (name, xml) in &docs {
+        group.throughput(Throughput::Bytes(xml.len() as u64));
+        group.bench_function(format!("parse + index: {name}"), |b| {
+            b.iter(|| {
+                let agg = parse(xml, ParseOptions::default()).unwrap();
+                Directory::new(&agg.idps).len()
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, load);
+criterion_main!(benches);

@@ -1,0 +1,207 @@
+//! The institution directory: what « Sélectionnez votre établissement » offers.
+//!
+//! Built from IdP records; never offers an IdP in the hide-from-discovery category.
+//! - [`Directory::search`]: every word of the query must be a prefix of a word of one of
+//!   the institution's names (any language), ignoring case and accents; institutions
+//!   whose French name matches come first, then by name.
+//! - [`Directory::for_email`]: the address's domain and each parent domain against the
+//!   IdPs' scopes. Literal scopes match whole domains; regexp scopes are anchored and run
+//!   on `regex-lite` (linear time, size-limited), so a hostile pattern in a feed cannot
+//!   stall a request. The most specific match comes first.
+
+use regex_lite::{Regex, RegexBuilder};
+use serde::Serialize;
+use unicode_normalization::UnicodeNormalization as _;
+
+use crate::metadata::{IdpRecord, Localized};
+use crate::types::EntityId;
+
+/// One institution as the discovery page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Institution {
+    /// The IdP's entityID (what `/saml/login?idp=` takes).
+    pub entity_id: EntityId,
+    /// The name in the requested language (French by default).
+    pub name: String,
+    /// A logo URL, preferring small https ones.
+    pub logo: Option<String>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    entity_id: EntityId,
+    names: Vec<Localized>,
+    /// Folded words of each name, with whether the name is French.
+    words: Vec<(bool, Vec<String>)>,
+    sort_key: String,
+    logo: Option<String>,
+    literal_scopes: Vec<String>,
+    regexp_scopes: Vec<Regex>,
+}
+
+/// The searchable set of institutions.
+#[derive(Debug, Default)]
+pub struct Directory {
+    entries: Vec<Entry>,
+}
+
+/// Lower-cases and strips diacritics ("Université" → "universite").
+#[must_use]
+pub fn fold(s: &str) -> String {
+    s.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn words(s: &str) -> Vec<String> {
+    fold(s)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn pick_logo(idp: &IdpRecord) -> Option<String> {
+    let mut logos: Vec<_> = idp
+        .logos
+        .iter()
+        .filter(|l| l.url.starts_with("https://"))
+        .collect();
+    logos.sort_by_key(|l| l.height.unwrap_or(u32::MAX));
+    logos.first().map(|l| l.url.clone())
+}
+
+impl Directory {
+    /// Indexes the IdPs that may be offered.
+    #[must_use]
+    pub fn new(idps: &[IdpRecord]) -> Self {
+        let entries = idps
+            .iter()
+            .filter(|idp| !idp.hidden_from_discovery())
+            .map(|idp| {
+                let (literal_scopes, regexp_scopes) = scopes(idp);
+                Entry {
+                    entity_id: idp.entity_id.clone(),
+                    names: idp.display_names.clone(),
+                    words: idp
+                        .display_names
+                        .iter()
+                        .map(|n| (n.lang == "fr", words(&n.value)))
+                        .collect(),
+                    sort_key: fold(idp.name("fr")),
+                    logo: pick_logo(idp),
+                    literal_scopes,
+                    regexp_scopes,
+                }
+            })
+            .collect();
+        Self { entries }
+    }
+
+    /// How many institutions may be offered.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none may be offered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn show(entry: &Entry, lang: &str) -> Institution {
+        let find = |l: &str| entry.names.iter().find(|n| n.lang == l);
+        let name = find(lang)
+            .or_else(|| find("fr"))
+            .or_else(|| find("en"))
+            .or_else(|| entry.names.first())
+            .map_or_else(|| entry.entity_id.to_string(), |n| n.value.clone());
+        Institution {
+            entity_id: entry.entity_id.clone(),
+            name,
+            logo: entry.logo.clone(),
+        }
+    }
+
+    /// Institutions whose names contain every word of `query` as a word prefix, at most
+    /// `limit`, French-name matches first. An empty query lists everyone by name.
+    #[must_use]
+    pub fn search(&self, query: &str, lang: &str, limit: usize) -> Vec<Institution> {
+        let wanted = words(query);
+        let mut hits: Vec<(u8, &Entry)> = self
+            .entries
+            .iter()
+            .filter_map(|entry| {
+                let matches = |ws: &Vec<String>| {
+                    wanted
+                        .iter()
+                        .all(|q| ws.iter().any(|w| w.starts_with(q.as_str())))
+                };
+                let french = entry.words.iter().any(|(fr, ws)| *fr && matches(ws));
+                let any =
+                    french || entry.words.iter().any(|(_, ws)| matches(ws)) || wanted.is_empty();
+                any.then_some((u8::from(!french), entry))
+            })
+            .collect();
+        hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.sort_key.cmp(&b.1.sort_key)));
+        hits.into_iter()
+            .take(limit)
+            .map(|(_, e)| Self::show(e, lang))
+            .collect()
+    }
+
+    /// Institutions that speak for the address's domain or a parent domain, the most
+    /// specific first (then by name). Takes the domain part of `address` (or a bare
+    /// domain).
+    #[must_use]
+    pub fn for_email(&self, address: &str, lang: &str) -> Vec<Institution> {
+        let domain = address
+            .rsplit_once('@')
+            .map_or(address, |(_, d)| d)
+            .trim()
+            .to_ascii_lowercase();
+        if domain.is_empty() || domain.len() > 253 {
+            return Vec::new();
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        let mut hits: Vec<(usize, &Entry)> = Vec::new();
+        for entry in &self.entries {
+            let best = (0..labels.len().saturating_sub(1))
+                .filter_map(|i| labels.get(i..).map(|l| (i, l.join("."))))
+                .find(|(_, candidate)| {
+                    entry.literal_scopes.iter().any(|s| s == candidate)
+                        || entry.regexp_scopes.iter().any(|r| r.is_match(candidate))
+                })
+                .map(|(i, _)| i);
+            if let Some(depth) = best {
+                hits.push((depth, entry));
+            }
+        }
+        hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.sort_key.cmp(&b.1.sort_key)));
+        hits.into_iter().map(|(_, e)| Self::show(e, lang)).collect()
+    }
+}
+
+fn scopes(idp: &IdpRecord) -> (Vec<String>, Vec<Regex>) {
+    let mut literal = Vec::new();
+    let mut regexps = Vec::new();
+    for s in &idp.scopes {
+        if s.regexp {
+            match RegexBuilder::new(&format!("^(?:{})$", s.value))
+                .case_insensitive(true)
+                .size_limit(1 << 16)
+                .build()
+            {
+                Ok(r) => regexps.push(r),
+                Err(e) => {
+                    tracing::warn!(idp = %idp.entity_id, scope = %s.value, error = %e, "regexp scope ignored")
+                }
+            }
+        } else {
+            literal.push(s.value.clone());
+        }
+    }
+    (literal, regexps)
+}

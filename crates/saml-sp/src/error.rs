@@ -1,0 +1,54 @@
+//! The crate's one error type. Feed-level errors only: a malformed *entity* is not an
+//! error, it is skipped and reported in the parse result.
+
+/// What went wrong with a metadata document.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The document is not well-formed XML (the whole feed is refused: nothing in it can
+    /// be trusted, and its signature could not verify anyway).
+    #[error("metadata is not well-formed XML at byte {position}: {reason}")]
+    Xml {
+        /// Byte offset of the error.
+        position: u64,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The document carries a DOCTYPE (entity expansion attacks): refused.
+    #[error("metadata carries a DOCTYPE, which is refused")]
+    Doctype,
+    /// The document is larger than the configured limit.
+    #[error("metadata is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// The document's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The root element is not an `md:EntitiesDescriptor` or `md:EntityDescriptor`.
+    #[error("metadata root is not a SAML metadata element: {0}")]
+    NotMetadata(String),
+    /// The root's `validUntil` is missing or unreadable.
+    #[error("metadata has no readable validUntil: {0}")]
+    Validity(String),
+    /// The document is past its `validUntil` at the instant it was checked.
+    #[error("metadata expired at {valid_until} (checked as of {now})")]
+    Expired {
+        /// The document's `validUntil` (RFC 3339).
+        valid_until: String,
+        /// The instant of the check (RFC 3339).
+        now: String,
+    },
+    /// The document's `validUntil` is further away than the configured maximum.
+    #[error("metadata validUntil {valid_until} is more than {max_days} days after {now}")]
+    ValidityTooLong {
+        /// The document's `validUntil` (RFC 3339).
+        valid_until: String,
+        /// The instant of the check (RFC 3339).
+        now: String,
+        /// The configured maximum, in days.
+        max_days: i64,
+    },
+    /// A value given to the directory (a search, an address) is unusable.
+    #[error("invalid input: {0}")]
+    Input(String),
+}
