@@ -10,7 +10,7 @@ purpose="${1:-test}"
 
 # System packages: C toolchain and pkg-config for -sys crates; libclang-dev and
 # libxmlsec1-dev for samael's XML signatures (SAML, issue #3); redis-server for tests.
-packages=(build-essential pkg-config libclang-dev libxmlsec1-dev)
+packages=(build-essential pkg-config libclang-dev libxmlsec1-dev libxml2-dev libssl-dev)
 case "$purpose" in
   test|ci) packages+=(redis-server) ;;
   demo) ;;

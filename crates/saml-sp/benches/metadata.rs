@@ -1,6 +1,7 @@
 //! Metadata load cost: parse (quick-xml streaming) + directory index, for the real Renater
 //! aggregate (when `../shared/fixtures/renater/` is present) and a generated aggregate of
-//! 10,000 IdPs. Signature verification is not included yet (issue #3, next step).
+//! 10,000 IdPs; and the full signed load (xmlsec verify with the pinned certificate,
+//! parse of the signed content, index) of the Renater aggregate.
 //! Run: `cargo bench -p passerelle-saml-sp`.
 
 #![allow(
@@ -15,9 +16,11 @@ mod support;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use passerelle_saml_sp::directory::Directory;
-use passerelle_saml_sp::metadata::{ParseOptions, parse};
+use passerelle_saml_sp::metadata::{ParseOptions, PinnedCerts, load, parse};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-fn load(c: &mut Criterion) {
+fn metadata_load(c: &mut Criterion) {
     let mut docs = Vec::new();
     if let Some((xml, _)) = support::renater_fixture() {
         docs.push((
@@ -42,8 +45,24 @@ fn load(c: &mut Criterion) {
             });
         });
     }
+    if let Some((xml, cert)) = support::renater_fixture() {
+        let xml = std::fs::read_to_string(xml).unwrap();
+        let pinned = PinnedCerts::from_pem(&std::fs::read_to_string(cert).unwrap()).unwrap();
+        let now = OffsetDateTime::parse("2023-06-16T12:00:00Z", &Rfc3339).unwrap();
+        let month = std::time::Duration::from_secs(31 * 86_400);
+        group.throughput(Throughput::Bytes(xml.len() as u64));
+        group.bench_function(
+            "verify + parse + index: renater 2023-06-16 (352 IdPs)",
+            |b| {
+                b.iter(|| {
+                    let agg = load(&xml, &pinned, now, month, ParseOptions::default()).unwrap();
+                    Directory::new(&agg.idps).len()
+                });
+            },
+        );
+    }
     group.finish();
 }
 
-criterion_group!(benches, load);
+criterion_group!(benches, metadata_load);
 criterion_main!(benches);

@@ -48,6 +48,13 @@ pub enum Error {
         /// The configured maximum, in days.
         max_days: i64,
     },
+    /// The signature is missing, made by a key that is not pinned, uses a refused
+    /// algorithm, or does not match the content.
+    #[error("metadata signature rejected: {0}")]
+    Signature(String),
+    /// The signature is valid but does not cover the document's root element.
+    #[error("metadata signature does not cover the document root")]
+    NotSignedAtRoot,
     /// A value given to the directory (a search, an address) is unusable.
     #[error("invalid input: {0}")]
     Input(String),

@@ -7,11 +7,13 @@
 //! entityID, an undecodable certificate), so one bad entity never takes the feed down.
 //! [`Aggregate::check_validity`] applies the `validUntil` rules as of any instant.
 //!
-//! Signature verification of the aggregate against pinned keys comes before `parse` in
-//! the loading pipeline (issue #3, next step); `parse` itself trusts nothing it reads.
+//! [`load`] is the entry point for feeds: it verifies the signature against pinned
+//! certificates and parses only what the signature covers. `parse` alone is for
+//! documents whose trust comes from elsewhere (tests, tools); it trusts nothing it reads.
 
 pub mod duration;
 mod parser;
+mod verify;
 
 use std::time::Duration;
 
@@ -23,6 +25,7 @@ use crate::error::Error;
 use crate::types::{EntityId, Scope, primary_language};
 
 pub use parser::{ParseOptions, parse};
+pub use verify::{PinnedCerts, load};
 
 /// REFEDS Research and Scholarship entity category.
 pub const CATEGORY_RESEARCH_AND_SCHOLARSHIP: &str =

@@ -1,0 +1,197 @@
+//! Loading signed federation metadata: pinned keys only, the root must be what is signed,
+//! only signed content is read, validity as of an instant. Uses the real Renater aggregate
+//! and its certificate when `../shared/fixtures/renater/` is present.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
+mod support;
+
+use std::time::Duration;
+
+use passerelle_saml_sp::Error;
+use passerelle_saml_sp::metadata::{ParseOptions, PinnedCerts, load};
+use support::*;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const MONTH: Duration = Duration::from_secs(31 * 86_400);
+
+fn at(s: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(s, &Rfc3339).unwrap()
+}
+
+fn renater() -> Option<(String, PinnedCerts)> {
+    let Some((xml, cert)) = renater_fixture() else {
+        eprintln!(
+            "../shared/fixtures/renater absent: signed-metadata checks on the real feed skipped"
+        );
+        return None;
+    };
+    let pinned = PinnedCerts::from_pem(&std::fs::read_to_string(cert).unwrap()).unwrap();
+    Some((std::fs::read_to_string(xml).unwrap(), pinned))
+}
+
+/// A freshly made certificate (not Renater's) in PEM.
+fn other_cert() -> String {
+    rcgen::generate_simple_self_signed(vec!["not-renater.example".to_owned()])
+        .unwrap()
+        .cert
+        .pem()
+}
+
+#[test]
+fn the_renater_feed_verifies_with_its_pinned_certificate_as_of_its_publication() {
+    let Some((xml, pinned)) = renater() else {
+        return;
+    };
+    let agg = load(
+        &xml,
+        &pinned,
+        at("2023-06-16T12:00:00Z"),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(agg.idps.len(), 352);
+    let err = load(
+        &xml,
+        &pinned,
+        at("2026-11-28T00:00:00Z"),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Expired { .. }), "{err:?}");
+}
+
+#[test]
+fn one_changed_character_breaks_the_signature() {
+    let Some((xml, pinned)) = renater() else {
+        return;
+    };
+    let needle = "Université de Limoges";
+    assert!(xml.contains(needle));
+    let tampered = xml.replacen(needle, "Université de Limogez", 1);
+    let err = load(
+        &tampered,
+        &pinned,
+        at("2023-06-16T12:00:00Z"),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Signature(_)), "{err:?}");
+}
+
+#[test]
+fn a_key_that_is_not_pinned_is_not_trusted_even_if_the_document_carries_it() {
+    let Some((xml, _)) = renater() else { return };
+    // The document's own KeyInfo carries Renater's certificate; pinning another key must
+    // make verification fail all the same.
+    let other = PinnedCerts::from_pem(&other_cert()).unwrap();
+    let err = load(
+        &xml,
+        &other,
+        at("2023-06-16T12:00:00Z"),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Signature(_)), "{err:?}");
+}
+
+#[test]
+fn an_unsigned_document_is_refused() {
+    let Some((_, pinned)) = renater() else {
+        // Without the fixture there is no pinned key to test with; the parser tests cover
+        // the rest.
+        return;
+    };
+    let err = load(
+        &generated(2),
+        &pinned,
+        at("2026-11-28T00:00:00Z"),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Signature(_)), "{err:?}");
+}
+
+#[test]
+fn a_signed_feed_wrapped_in_a_forged_root_is_refused_and_the_forgery_never_read() {
+    let Some((xml, pinned)) = renater() else {
+        return;
+    };
+    let body = xml
+        .trim_start_matches("<?xml version='1.0' encoding='UTF-8'?>")
+        .trim_start();
+    let evil = idp(
+        "https://evil.example/idp",
+        "Université de Limoges",
+        "Evil",
+        "unilim.fr",
+    );
+    let wrapped = aggregate("2023-06-20T00:00:00Z", &format!("{evil}{body}"));
+    let err = load(
+        &wrapped,
+        &pinned,
+        at("2023-06-16T12:00:00Z"),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::NotSignedAtRoot | Error::Signature(_)),
+        "{err:?}"
+    );
+    // And an unsigned entity slipped inside the signed root breaks the signature.
+    let slipped = xml.replacen(
+        "<md:EntityDescriptor ",
+        &format!("{evil}<md:EntityDescriptor "),
+        1,
+    );
+    let err = load(
+        &slipped,
+        &pinned,
+        at("2023-06-16T12:00:00Z"),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Signature(_) | Error::NotSignedAtRoot | Error::Xml { .. }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_doctype_is_refused_before_any_xml_library_sees_it() {
+    let pinned = PinnedCerts::from_pem(&other_cert()).unwrap();
+    let xml = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">]><md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">&lol;</md:EntitiesDescriptor>";
+    let err = load(
+        xml,
+        &pinned,
+        at("2026-11-28T00:00:00Z"),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Doctype), "{err:?}");
+}
+
+#[test]
+fn pem_files_with_several_certificates_pin_them_all() {
+    let two = format!("{}\n{}", other_cert(), other_cert());
+    assert_eq!(PinnedCerts::from_pem(&two).unwrap().len(), 2);
+    assert!(PinnedCerts::from_pem("nothing here").is_err());
+    assert!(PinnedCerts::from_pem("-----BEGIN CERTIFICATE-----\nabc").is_err());
+}
