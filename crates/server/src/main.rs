@@ -7,6 +7,7 @@
 //! start with a configuration it could not fully validate.
 
 mod app;
+mod cli_metadata;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +34,11 @@ enum Command {
         #[arg(long, env = "PASSERELLE_OUTBOX")]
         outbox: Option<PathBuf>,
     },
+    /// Inspect federation metadata: verify, list, search.
+    Metadata {
+        #[command(subcommand)]
+        command: cli_metadata::MetadataCommand,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,11 +61,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         )
         .with_target(false)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     match cli.command {
-        Command::Demo { listen, outbox } => runtime.block_on(app::demo(listen, outbox)),
+        Command::Demo { listen, outbox } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?
+            .block_on(app::demo(listen, outbox)),
+        Command::Metadata { command } => cli_metadata::run(command),
     }
 }

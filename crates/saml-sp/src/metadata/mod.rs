@@ -152,7 +152,9 @@ pub struct Aggregate {
     pub entities: usize,
 }
 
+/// RFC 3339 to the second (messages are read by people).
 fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
