@@ -195,3 +195,164 @@ fn pem_files_with_several_certificates_pin_them_all() {
     assert!(PinnedCerts::from_pem("nothing here").is_err());
     assert!(PinnedCerts::from_pem("-----BEGIN CERTIFICATE-----\nabc").is_err());
 }
+
+// --- Signed with keys made here: these run on every machine. ---
+
+fn pinned(key: &sign::TestKey) -> PinnedCerts {
+    PinnedCerts::from_pem(&key.cert_pem).unwrap()
+}
+
+const NOW: &str = "2026-11-28T00:00:00Z";
+
+fn fresh_aggregate() -> String {
+    aggregate(
+        "2026-12-10T00:00:00Z",
+        &[
+            idp(
+                "https://idp.unilim.fr/idp",
+                "Université de Limoges",
+                "University of Limoges",
+                "unilim.fr",
+            ),
+            idp(
+                "https://idp.u-bordeaux.fr/idp",
+                "Université de Bordeaux",
+                "University of Bordeaux",
+                "u-bordeaux.fr",
+            ),
+        ]
+        .concat(),
+    )
+}
+
+#[test]
+fn a_feed_signed_with_rsa_sha256_or_ecdsa_sha256_by_a_pinned_key_loads() {
+    for (key, alg) in [
+        (sign::rsa_key(), sign::RSA_SHA256),
+        (sign::ecdsa_key(), sign::ECDSA_SHA256),
+    ] {
+        let signed = sign::sign(&fresh_aggregate(), &key, alg);
+        let agg = load(
+            &signed,
+            &pinned(&key),
+            at(NOW),
+            MONTH,
+            ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(agg.idps.len(), 2, "{}", alg.0);
+    }
+}
+
+#[test]
+fn rsa_sha1_is_refused_even_from_the_pinned_key() {
+    let key = sign::rsa_key();
+    let signed = sign::sign(&fresh_aggregate(), &key, sign::RSA_SHA1);
+    let err = load(
+        &signed,
+        &pinned(&key),
+        at(NOW),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Signature(_)), "{err:?}");
+}
+
+#[test]
+fn a_feed_signed_by_another_key_is_refused_while_a_rollover_pin_accepts_both() {
+    let (old, new) = (sign::rsa_key(), sign::ecdsa_key());
+    let by_new = sign::sign(&fresh_aggregate(), &new, sign::ECDSA_SHA256);
+    let err = load(
+        &by_new,
+        &pinned(&old),
+        at(NOW),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Signature(_)), "{err:?}");
+    let both = PinnedCerts::from_pem(&format!("{}{}", old.cert_pem, new.cert_pem)).unwrap();
+    assert_eq!(
+        load(&by_new, &both, at(NOW), MONTH, ParseOptions::default())
+            .unwrap()
+            .idps
+            .len(),
+        2
+    );
+    let by_old = sign::sign(&fresh_aggregate(), &old, sign::RSA_SHA256);
+    assert_eq!(
+        load(&by_old, &both, at(NOW), MONTH, ParseOptions::default())
+            .unwrap()
+            .idps
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn an_entity_added_after_signing_breaks_the_signature_and_is_never_read() {
+    let key = sign::ecdsa_key();
+    let signed = sign::sign(&fresh_aggregate(), &key, sign::ECDSA_SHA256);
+    let evil = idp(
+        "https://evil.example/idp",
+        "Université de Limoges",
+        "Evil",
+        "unilim.fr",
+    );
+    let slipped = signed.replacen(
+        "<md:EntityDescriptor ",
+        &format!("{evil}<md:EntityDescriptor "),
+        1,
+    );
+    let err = load(
+        &slipped,
+        &pinned(&key),
+        at(NOW),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Signature(_)), "{err:?}");
+    // Wrapped: a forged root around the signed one.
+    let inner = signed
+        .trim_start_matches(|c| c != '>')
+        .trim_start_matches('>');
+    let wrapped = aggregate("2026-12-10T00:00:00Z", &format!("{evil}{inner}"));
+    let err = load(
+        &wrapped,
+        &pinned(&key),
+        at(NOW),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::NotSignedAtRoot | Error::Signature(_)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_signed_but_expired_or_too_long_lived_feed_is_refused() {
+    let key = sign::ecdsa_key();
+    let signed = sign::sign(&fresh_aggregate(), &key, sign::ECDSA_SHA256);
+    let err = load(
+        &signed,
+        &pinned(&key),
+        at("2026-12-11T00:00:00Z"),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Expired { .. }), "{err:?}");
+    let err = load(
+        &signed,
+        &pinned(&key),
+        at(NOW),
+        Duration::from_secs(86_400),
+        ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::ValidityTooLong { .. }), "{err:?}");
+}

@@ -88,6 +88,18 @@ impl PinnedCerts {
     }
 }
 
+/// An error and its causes on one line (samael's top-level messages are generic).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The root element's local name and `ID` attribute.
 fn root_id(xml: &str) -> Option<(String, Option<String>)> {
     let mut reader = NsReader::from_str(xml);
@@ -130,13 +142,26 @@ pub fn load(
     if xml.contains("<!DOCTYPE") {
         return Err(Error::Doctype);
     }
-    let signed = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        &pinned.0,
-        ReduceMode::PreDigest,
-        Some(ALLOWED),
-    )
-    .map_err(|e| Error::Signature(e.to_string()))?;
+    // One certificate at a time: given several, samael stops at the first key whose type
+    // does not fit the signature (an RSA pin before an EC one during a rollover) instead
+    // of trying the next.
+    let mut failure = String::from("no pinned certificate");
+    let mut signed = None;
+    for cert in &pinned.0 {
+        match XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+            xml,
+            std::slice::from_ref(cert),
+            ReduceMode::PreDigest,
+            Some(ALLOWED),
+        ) {
+            Ok(out) => {
+                signed = Some(out);
+                break;
+            }
+            Err(e) => failure = chain(&e),
+        }
+    }
+    let signed = signed.ok_or(Error::Signature(failure))?;
     let original = root_id(xml).ok_or_else(|| Error::NotMetadata("no root element".into()))?;
     let verified = root_id(&signed).ok_or(Error::NotSignedAtRoot)?;
     if original.1.is_none() || original != verified {
