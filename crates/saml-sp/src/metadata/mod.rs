@@ -14,6 +14,7 @@
 pub mod duration;
 mod parser;
 mod verify;
+pub mod writer;
 
 use std::time::Duration;
 

@@ -12,6 +12,20 @@ pub struct TestKey {
     pub cert_pem: String,
 }
 
+impl TestKey {
+    /// The certificate, DER.
+    pub fn cert_der(&self) -> Vec<u8> {
+        let b64: String = self
+            .cert_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap()
+    }
+}
+
 /// An ECDSA P-256 key.
 pub fn ecdsa_key() -> TestKey {
     let certified = rcgen::generate_simple_self_signed(vec!["federation.test".to_owned()]).unwrap();
