@@ -55,6 +55,12 @@ pub enum Error {
     /// The signature is valid but does not cover the document's root element.
     #[error("metadata signature does not cover the document root")]
     NotSignedAtRoot,
+    /// The store could not be used (see [`passerelle_store::StoreError::is_unavailable`]).
+    #[error(transparent)]
+    Store(#[from] passerelle_store::StoreError),
+    /// An internal failure (randomness, signing, compression).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A value given to the directory (a search, an address) is unusable.
     #[error("invalid input: {0}")]
     Input(String),

@@ -9,16 +9,22 @@
 //! - [`directory`]: the institution directory behind discovery: accent- and
 //!   case-insensitive word-prefix search, and e-mail address → institutions through the
 //!   IdPs' `shibmd:Scope`s (regexp scopes anchored, evaluated in linear time).
+//! - [`sp`]: the service provider: configuration and keys, the SP metadata we publish
+//!   (signing and encryption keys, accepted encryption methods, requested attributes),
+//!   and signed HTTP-Redirect AuthnRequests kept pending in the store.
+//! - [`attributes`]: the one table of attribute names (OIDs) we request and read.
 //! - [`types`]: protocol values as types ([`types::EntityId`], [`types::Scope`]).
 //!
-//! Still to come (issue #3): signature verification of aggregates against pinned keys,
-//! refresh, AuthnRequest, the ACS and SP metadata. What this crate must never do: trust a
+//! Still to come (issue #3): feed sources and refresh, the ACS (response validation,
+//! decryption, attribute mapping). What this crate must never do: trust a
 //! signature it did not verify with a pinned or metadata key, or read a byte of an
 //! assertion that the verifier did not cover.
 
+pub mod attributes;
 pub mod directory;
 pub mod error;
 pub mod metadata;
+pub mod sp;
 pub mod types;
 
 pub use error::Error;

@@ -75,3 +75,12 @@ pub fn generated(n: usize) -> String {
     }
     aggregate("2099-01-01T00:00:00Z", &entities)
 }
+
+/// A name no other test uses (store prefixes).
+pub fn unique(label: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{label}-{}-{n}", std::process::id())
+}

@@ -8,6 +8,8 @@ use samael::crypto::{CryptoProvider, XmlSec};
 pub struct TestKey {
     /// The private key, DER (what xmlsec loads).
     pub key_der: Vec<u8>,
+    /// The private key, PKCS#8 PEM.
+    pub key_pem: String,
     /// The certificate, PEM (what gets pinned).
     pub cert_pem: String,
 }
@@ -31,6 +33,7 @@ pub fn ecdsa_key() -> TestKey {
     let certified = rcgen::generate_simple_self_signed(vec!["federation.test".to_owned()]).unwrap();
     TestKey {
         key_der: certified.signing_key.serialize_der(),
+        key_pem: certified.signing_key.serialize_pem(),
         cert_pem: certified.cert.pem(),
     }
 }
@@ -46,6 +49,7 @@ pub fn rsa_key() -> TestKey {
     let cert = params.self_signed(&key_pair).unwrap();
     TestKey {
         key_der: pkey.private_key_to_der().unwrap(),
+        key_pem: pkcs8,
         cert_pem: cert.pem(),
     }
 }
