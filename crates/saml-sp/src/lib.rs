@@ -6,6 +6,8 @@
 //!   keys by use, entity categories — skipping malformed entities with a reason and
 //!   refusing DOCTYPEs; and the validity window of the aggregate, checkable "as of" any
 //!   instant.
+//! - [`federation`]: all feeds verified and merged into one snapshot swapped atomically
+//!   on refresh, last good copies on disk, stale data dropped at its validUntil.
 //! - [`directory`]: the institution directory behind discovery: accent- and
 //!   case-insensitive word-prefix search, and e-mail address → institutions through the
 //!   IdPs' `shibmd:Scope`s (regexp scopes anchored, evaluated in linear time).
@@ -23,6 +25,7 @@
 pub mod attributes;
 pub mod directory;
 pub mod error;
+pub mod federation;
 pub mod metadata;
 pub mod sp;
 pub mod types;

@@ -82,7 +82,11 @@ fn random(n: usize) -> Result<Vec<u8>, Error> {
 /// application/x-www-form-urlencoded's set: what most IdPs and libraries produce when
 /// they re-encode a query to check its signature (the spec says to use the bytes as
 /// received; matching the common encoding spares us the ones that do not).
-const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'*').remove(b'-').remove(b'.').remove(b'_');
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
 
 fn enc(s: &str) -> String {
     utf8_percent_encode(s, FORM).to_string()

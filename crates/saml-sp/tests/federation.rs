@@ -1,0 +1,230 @@
+//! The live federation: feeds merged in order with duplicates reported, a failed refresh
+//! serving the last good data until its validUntil, last good copies re-verified at
+//! start-up, readers never seeing a half-built snapshot.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use passerelle_saml_sp::federation::{Federation, Source};
+use passerelle_saml_sp::metadata::writer::{SignatureAlgorithm, sign_aggregate};
+use passerelle_saml_sp::metadata::{ParseOptions, PinnedCerts, parse};
+use support::sign::{TestKey, rsa_key};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+fn at(s: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(s, &Rfc3339).unwrap()
+}
+
+/// A signed feed of the named IdPs (entity `https://idp.NAME.fr/idp`).
+fn feed(key: &TestKey, valid_until: &str, names: &[&str]) -> String {
+    let entities: String = names
+        .iter()
+        .map(|n| {
+            support::idp(
+                &format!("https://idp.{n}.fr/idp"),
+                &format!("Université {n}"),
+                n,
+                &format!("{n}.fr"),
+            )
+        })
+        .collect();
+    let xml = support::aggregate(valid_until, &entities);
+    // Re-write through our writer so the root has the ID the signer references.
+    let agg = parse(&xml, ParseOptions::default()).unwrap();
+    let xml = passerelle_saml_sp::metadata::writer::write_aggregate(
+        "t",
+        "_feed",
+        agg.valid_until.unwrap(),
+        Duration::from_secs(3600),
+        &agg.idps,
+    )
+    .unwrap();
+    sign_aggregate(
+        &xml,
+        &key.key_der,
+        &key.cert_der(),
+        SignatureAlgorithm::RsaSha256,
+    )
+    .unwrap()
+}
+
+fn source(name: &str, path: &Path, key: &TestKey) -> Source {
+    Source {
+        name: name.into(),
+        path: path.to_path_buf(),
+        pinned: PinnedCerts::from_pem(&key.cert_pem).unwrap(),
+        max_validity: Duration::from_secs(60 * 86_400),
+    }
+}
+
+fn tempdir(label: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(support::unique(label));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_merge_in_order_and_a_failed_refresh_keeps_the_last_good_data_until_it_expires() {
+    let dir = tempdir("fed");
+    let (renater_key, edugain_key) = (rsa_key(), rsa_key());
+    let (a, b) = (dir.join("renater-feed.xml"), dir.join("edugain-feed.xml"));
+    std::fs::write(
+        &a,
+        feed(
+            &renater_key,
+            "2026-12-05T00:00:00Z",
+            &["unilim", "ubordeaux", "shared"],
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &b,
+        feed(&edugain_key, "2026-12-20T00:00:00Z", &["oxford", "shared"]),
+    )
+    .unwrap();
+    let fed = Federation::new(
+        vec![
+            source("renater", &a, &renater_key),
+            source("edugain", &b, &edugain_key),
+        ],
+        Some(dir.join("cache")),
+    )
+    .unwrap();
+    assert!(fed.snapshot().idps.is_empty());
+
+    let statuses = fed.refresh(at("2026-11-28T00:00:00Z")).await;
+    let snap = fed.snapshot();
+    assert_eq!(snap.idps.len(), 4);
+    assert_eq!((statuses[0].idps, statuses[1].idps), (3, 1));
+    assert_eq!(snap.duplicates.len(), 1);
+    assert_eq!(
+        snap.duplicates[0].entity_id.as_str(),
+        "https://idp.shared.fr/idp"
+    );
+    assert_eq!(
+        (
+            snap.duplicates[0].kept_from.as_str(),
+            snap.duplicates[0].dropped_from.as_str()
+        ),
+        ("renater", "edugain")
+    );
+    assert!(snap.idp("https://idp.oxford.fr/idp").is_some());
+    assert_eq!(snap.directory.for_email("a@etu.unilim.fr", "fr").len(), 1);
+
+    // The Renater file is replaced by a tampered one: its last good data keeps serving.
+    let tampered = std::fs::read_to_string(&a)
+        .unwrap()
+        .replace("Université unilim", "Université evil");
+    std::fs::write(&a, tampered).unwrap();
+    let statuses = fed.refresh(at("2026-11-29T00:00:00Z")).await;
+    assert!(
+        statuses[0].error.as_deref().unwrap().contains("signature"),
+        "{statuses:?}"
+    );
+    assert!(statuses[0].stale);
+    let after = fed.snapshot();
+    assert_eq!(after.idps.len(), 4);
+    assert_eq!(
+        after.idp("https://idp.unilim.fr/idp").unwrap().name("fr"),
+        "Université unilim"
+    );
+    // The reader who held the old snapshot still sees it whole.
+    assert_eq!(snap.idps.len(), 4);
+
+    // Past Renater's validUntil, its data is dropped loudly; eduGAIN's stays, and now
+    // contributes the entity Renater no longer does.
+    let statuses = fed.refresh(at("2026-12-06T00:00:00Z")).await;
+    assert!(
+        statuses[0].error.as_deref().unwrap().contains("dropped"),
+        "{statuses:?}"
+    );
+    let late = fed.snapshot();
+    assert!(late.idp("https://idp.unilim.fr/idp").is_none());
+    assert_eq!(late.idps.len(), 2);
+    assert!(late.duplicates.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_serves_the_verified_last_good_copy_without_the_feed() {
+    let dir = tempdir("fedcache");
+    let key = rsa_key();
+    let path = dir.join("feed.xml");
+    std::fs::write(&path, feed(&key, "2026-12-05T00:00:00Z", &["unilim"])).unwrap();
+    let cache = dir.join("cache");
+    let first = Federation::new(vec![source("renater", &path, &key)], Some(cache.clone())).unwrap();
+    first.refresh(at("2026-11-28T00:00:00Z")).await;
+    assert!(cache.join("renater.xml").is_file());
+
+    // The feed's server is gone; a new process starts from the cache.
+    std::fs::remove_file(&path).unwrap();
+    let second =
+        Federation::new(vec![source("renater", &path, &key)], Some(cache.clone())).unwrap();
+    second.start_from_cache(at("2026-11-28T01:00:00Z")).await;
+    let snap = second.snapshot();
+    assert_eq!(snap.idps.len(), 1);
+    assert!(snap.sources[0].stale);
+    // A refresh that cannot read the feed keeps the cached data.
+    let statuses = second.refresh(at("2026-11-28T02:00:00Z")).await;
+    assert!(
+        statuses[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("cannot read")
+    );
+    assert_eq!(second.snapshot().idps.len(), 1);
+
+    // A tampered cache is not trusted.
+    let copy = std::fs::read_to_string(cache.join("renater.xml")).unwrap();
+    std::fs::write(cache.join("renater.xml"), copy.replace("unilim", "evil")).unwrap();
+    let third = Federation::new(vec![source("renater", &path, &key)], Some(cache)).unwrap();
+    third.start_from_cache(at("2026-11-28T01:00:00Z")).await;
+    assert!(third.snapshot().idps.is_empty());
+}
+
+#[test]
+fn source_names_must_be_safe_file_names_and_unique() {
+    let key = rsa_key();
+    let p = Path::new("/nonexistent");
+    assert!(Federation::new(vec![source("../x", p, &key)], None).is_err());
+    assert!(Federation::new(vec![source("a", p, &key), source("a", p, &key)], None).is_err());
+    assert!(Federation::new(vec![source("renater", p, &key)], None).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresher_picks_up_a_new_feed_without_a_restart() {
+    let dir = tempdir("fedloop");
+    let key = rsa_key();
+    let path = dir.join("feed.xml");
+    let until = (OffsetDateTime::now_utc() + time::Duration::days(10))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&Rfc3339)
+        .unwrap();
+    let fed =
+        std::sync::Arc::new(Federation::new(vec![source("renater", &path, &key)], None).unwrap());
+    let task = std::sync::Arc::clone(&fed).spawn_refresher(Duration::from_millis(50));
+    // No file yet: the refresher backs off (capped at the interval) and tries again.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(fed.snapshot().idps.is_empty());
+    std::fs::write(&path, feed(&key, &until, &["unilim", "ubordeaux"])).unwrap();
+    let start = std::time::Instant::now();
+    while fed.snapshot().idps.len() != 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the new feed was never picked up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+}
