@@ -55,6 +55,9 @@ pub enum Error {
     /// The signature is valid but does not cover the document's root element.
     #[error("metadata signature does not cover the document root")]
     NotSignedAtRoot,
+    /// A SAML response was not accepted (each reason is distinct; see the ACS).
+    #[error("SAML response rejected: {0}")]
+    Rejected(crate::acs::Rejection),
     /// The store could not be used (see [`passerelle_store::StoreError::is_unavailable`]).
     #[error(transparent)]
     Store(#[from] passerelle_store::StoreError),

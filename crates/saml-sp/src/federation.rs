@@ -80,6 +80,25 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of the given IdPs alone (the dev IdP, tests, tools).
+    #[must_use]
+    pub fn from_idps(idps: Vec<IdpRecord>) -> Self {
+        let directory = Directory::new(&idps);
+        let idps: Vec<Arc<IdpRecord>> = idps.into_iter().map(Arc::new).collect();
+        let by_id = idps
+            .iter()
+            .enumerate()
+            .map(|(i, idp)| (idp.entity_id.clone(), i))
+            .collect();
+        Self {
+            idps,
+            directory,
+            sources: Vec::new(),
+            duplicates: Vec::new(),
+            by_id,
+        }
+    }
+
     /// The IdP with this entityID.
     #[must_use]
     pub fn idp(&self, entity_id: &str) -> Option<Arc<IdpRecord>> {

@@ -6,6 +6,9 @@
 //!   keys by use, entity categories — skipping malformed entities with a reason and
 //!   refusing DOCTYPEs; and the validity window of the aggregate, checkable "as of" any
 //!   instant.
+//! - [`acs`]: the assertion consumer: signed responses verified with the IdP's metadata
+//!   keys, only signed content read, every SAML check, replay cache, pending request taken
+//!   once, attributes mapped to a typed identity.
 //! - [`federation`]: all feeds verified and merged into one snapshot swapped atomically
 //!   on refresh, last good copies on disk, stale data dropped at its validUntil.
 //! - [`directory`]: the institution directory behind discovery: accent- and
@@ -17,11 +20,11 @@
 //! - [`attributes`]: the one table of attribute names (OIDs) we request and read.
 //! - [`types`]: protocol values as types ([`types::EntityId`], [`types::Scope`]).
 //!
-//! Still to come (issue #3): feed sources and refresh, the ACS (response validation,
-//! decryption, attribute mapping). What this crate must never do: trust a
+//! Still to come (issue #3): HTTPS feed fetching, encrypted assertions. What this crate must never do: trust a
 //! signature it did not verify with a pinned or metadata key, or read a byte of an
 //! assertion that the verifier did not cover.
 
+pub mod acs;
 pub mod attributes;
 pub mod directory;
 pub mod error;

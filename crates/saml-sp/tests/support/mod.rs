@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod respond;
 pub mod sign;
 
 use std::fmt::Write as _;

@@ -1,0 +1,397 @@
+//! The assertion consumer service: the part attackers aim at.
+//!
+//! [`consume`] takes the posted `SAMLResponse` and answers an [`Identity`] or a distinct
+//! [`Rejection`]. The order of the checks is the security argument:
+//! 1. size, base64, UTF-8, no DOCTYPE — before any XML library runs;
+//! 2. the raw envelope is *peeked* only to route: which IdP (its Issuer), and a non-success
+//!    status, which grants nothing and becomes a page ("the university refused");
+//! 3. the signature is verified with that IdP's metadata signing keys only (never KeyInfo),
+//!    RSA/ECDSA with SHA-256+; every signature present must verify; the verifier's
+//!    pre-digest output — the signed content and nothing else — is what is parsed next, so
+//!    wrapped or added elements are never read;
+//! 4. on the signed content: exactly one assertion, issuers, destination, time window with
+//!    skew, audience, bearer confirmation with recipient and InResponseTo;
+//! 5. replay cache (assertion ID until it expires), then the pending request is taken once.
+//!
+//! Encrypted assertions are refused for now (issue #3: decryption comes next).
+
+mod identity;
+pub mod response;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use passerelle_store::{Expiry, Key, Store};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec,
+};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub use identity::{Identity, SubjectSource};
+
+use crate::error::Error;
+use crate::federation::Snapshot;
+use crate::sp::ServiceProvider;
+use crate::sp::request::take_pending;
+
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const ALLOWED: &[AllowedSignatureAlgorithm] = &[
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// ACS settings.
+#[derive(Debug, Clone, Copy)]
+pub struct AcsSettings {
+    /// Tolerated clock difference with IdPs (3 minutes).
+    pub clock_skew: Duration,
+    /// Largest `SAMLResponse` form value accepted, in bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for AcsSettings {
+    fn default() -> Self {
+        Self {
+            clock_skew: Duration::from_secs(180),
+            max_response_bytes: 512 * 1024,
+        }
+    }
+}
+
+/// Why a response was not accepted. Each is logged with the IdP; the browser is only
+/// told that the university's answer could not be accepted (or, for
+/// [`Rejection::IdpStatus`], what the university said).
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// Over the size limit.
+    #[error("response too large")]
+    TooLarge,
+    /// Not base64 or not UTF-8.
+    #[error("response is not base64-encoded UTF-8 XML")]
+    Encoding,
+    /// Carries a DOCTYPE.
+    #[error("response carries a DOCTYPE")]
+    Doctype,
+    /// Not well-formed or not a SAML response.
+    #[error("response is malformed: {0}")]
+    Malformed(String),
+    /// The issuer is not an IdP of the federation.
+    #[error("unknown identity provider {0:?}")]
+    UnknownIdp(String),
+    /// The IdP has no signing key in metadata: it cannot log anyone in.
+    #[error("the identity provider has no signing key in metadata")]
+    NoSigningKey,
+    /// No signature at all.
+    #[error("response is not signed")]
+    Unsigned,
+    /// A signature did not verify with the IdP's keys (or used a refused algorithm).
+    #[error("signature rejected: {0}")]
+    BadSignature(String),
+    /// The IdP answered with a non-success status.
+    #[error("the identity provider answered {code} ({})", .subcode.as_deref().unwrap_or("-"))]
+    IdpStatus {
+        /// Top-level status code.
+        code: String,
+        /// Second-level code (e.g. `…:status:AuthnFailed`, `…:NoPassive`).
+        subcode: Option<String>,
+    },
+    /// Encrypted assertions are not supported yet.
+    #[error("encrypted assertions are not supported yet")]
+    Encrypted,
+    /// Not exactly one assertion in the signed content.
+    #[error("{0} assertions in the signed content (exactly one expected)")]
+    AssertionCount(usize),
+    /// Assertion or response issuer is not the verified IdP.
+    #[error("issuer mismatch")]
+    IssuerMismatch,
+    /// The response's Destination is not our ACS.
+    #[error("wrong destination")]
+    WrongDestination,
+    /// Outside the validity window.
+    #[error("assertion expired")]
+    Expired,
+    /// Not valid yet.
+    #[error("assertion not yet valid")]
+    NotYetValid,
+    /// No audience restriction naming us.
+    #[error("assertion is not addressed to this service provider")]
+    WrongAudience,
+    /// No usable bearer subject confirmation.
+    #[error("no bearer subject confirmation for this ACS")]
+    NoBearerConfirmation,
+    /// Not an answer to a request we sent and have not seen answered.
+    #[error("unsolicited or already answered response")]
+    UnknownRequest,
+    /// Answer to a request sent to another IdP.
+    #[error("response from another identity provider than the one asked")]
+    RequestIdpMismatch,
+    /// RelayState differs from the one sent.
+    #[error("RelayState mismatch")]
+    RelayStateMismatch,
+    /// This assertion was already accepted once.
+    #[error("assertion replayed")]
+    Replay,
+    /// No AuthnStatement.
+    #[error("no authentication statement")]
+    NoAuthnStatement,
+    /// No usable subject attribute.
+    #[error("no usable subject identifier")]
+    NoSubject,
+}
+
+/// What the browser posted.
+#[derive(Debug, Clone, Copy)]
+pub struct AcsRequest<'a> {
+    /// The `SAMLResponse` form field.
+    pub saml_response: &'a str,
+    /// The `RelayState` form field.
+    pub relay_state: Option<&'a str>,
+}
+
+fn instant(s: Option<&str>, what: &str) -> Result<Option<OffsetDateTime>, Rejection> {
+    s.map(|v| {
+        OffsetDateTime::parse(v, &Rfc3339)
+            .map_err(|_| Rejection::Malformed(format!("{what} {v:?}")))
+    })
+    .transpose()
+}
+
+fn reject(e: Rejection) -> Error {
+    Error::Rejected(e)
+}
+
+/// Validates a posted response and returns who signed in.
+///
+/// # Errors
+/// [`Error::Rejected`] with the reason, [`Error::Store`] when the store is unavailable.
+pub async fn consume(
+    sp: &ServiceProvider,
+    federation: &Snapshot,
+    store: &Store,
+    input: AcsRequest<'_>,
+    settings: &AcsSettings,
+    now: OffsetDateTime,
+) -> Result<Identity, Error> {
+    let result = check(sp, federation, store, input, settings, now).await;
+    if let Err(Error::Rejected(r)) = &result {
+        tracing::warn!(reason = %r, "SAML response rejected");
+    }
+    result
+}
+
+async fn check(
+    sp: &ServiceProvider,
+    federation: &Snapshot,
+    store: &Store,
+    input: AcsRequest<'_>,
+    settings: &AcsSettings,
+    now: OffsetDateTime,
+) -> Result<Identity, Error> {
+    if input.saml_response.len() > settings.max_response_bytes {
+        return Err(reject(Rejection::TooLarge));
+    }
+    let compact: String = input
+        .saml_response
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = B64
+        .decode(compact.as_bytes())
+        .map_err(|_| reject(Rejection::Encoding))?;
+    let xml = String::from_utf8(bytes).map_err(|_| reject(Rejection::Encoding))?;
+    if xml.contains("<!DOCTYPE") {
+        return Err(reject(Rejection::Doctype));
+    }
+
+    // Routing only: nothing read here grants anything.
+    let peeked = response::peek(&xml).map_err(|e| reject(Rejection::Malformed(e.to_string())))?;
+    if let Some((code, subcode)) = &peeked.status
+        && code != SUCCESS
+    {
+        return Err(reject(Rejection::IdpStatus {
+            code: code.clone(),
+            subcode: subcode.clone(),
+        }));
+    }
+    let issuer = peeked
+        .issuer
+        .ok_or_else(|| reject(Rejection::Malformed("no Issuer".into())))?;
+    let idp = federation
+        .idp(&issuer)
+        .ok_or_else(|| reject(Rejection::UnknownIdp(issuer.clone())))?;
+    if idp.signing_certs.is_empty() {
+        return Err(reject(Rejection::NoSigningKey));
+    }
+    if !peeked.signed {
+        return Err(reject(Rejection::Unsigned));
+    }
+    // Counted on the raw document: a second assertion, signed or not, wherever it hides,
+    // is refused (the wrapping attacks add one).
+    if peeked.assertions != 1 {
+        return Err(reject(Rejection::AssertionCount(peeked.assertions)));
+    }
+
+    // Verify with the IdP's metadata keys, one at a time; parse only what was signed.
+    let mut failure = String::new();
+    let mut verified = None;
+    for der in &idp.signing_certs {
+        let cert = CertificateDer::from(der.clone());
+        match XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+            &xml,
+            std::slice::from_ref(&cert),
+            ReduceMode::PreDigest,
+            Some(ALLOWED),
+        ) {
+            Ok(signed) => {
+                verified = Some(signed);
+                break;
+            }
+            Err(e) => failure = e.to_string(),
+        }
+    }
+    let signed = verified.ok_or_else(|| reject(Rejection::BadSignature(failure)))?;
+    let parsed =
+        response::parse(&signed).map_err(|e| reject(Rejection::Malformed(e.to_string())))?;
+
+    if parsed.encrypted_assertions > 0 {
+        return Err(reject(Rejection::Encrypted));
+    }
+    let [assertion] = parsed.assertions.as_slice() else {
+        return Err(reject(Rejection::AssertionCount(parsed.assertions.len())));
+    };
+    if assertion.issuer != idp.entity_id.as_str() {
+        return Err(reject(Rejection::IssuerMismatch));
+    }
+    if parsed.is_response {
+        if parsed
+            .issuer
+            .as_deref()
+            .is_some_and(|i| i != idp.entity_id.as_str())
+        {
+            return Err(reject(Rejection::IssuerMismatch));
+        }
+        if parsed.destination.as_deref() != Some(sp.acs_url()) {
+            return Err(reject(Rejection::WrongDestination));
+        }
+        if let Some((code, subcode)) = &parsed.status
+            && code != SUCCESS
+        {
+            return Err(reject(Rejection::IdpStatus {
+                code: code.clone(),
+                subcode: subcode.clone(),
+            }));
+        }
+    }
+
+    let skew = time::Duration::try_from(settings.clock_skew).unwrap_or(time::Duration::ZERO);
+    if !assertion.has_conditions {
+        return Err(reject(Rejection::WrongAudience));
+    }
+    if let Some(nb) = instant(assertion.not_before.as_deref(), "NotBefore").map_err(reject)?
+        && now + skew < nb
+    {
+        return Err(reject(Rejection::NotYetValid));
+    }
+    let conditions_end =
+        instant(assertion.not_on_or_after.as_deref(), "NotOnOrAfter").map_err(reject)?;
+    if conditions_end.is_some_and(|end| now - skew >= end) {
+        return Err(reject(Rejection::Expired));
+    }
+    let ours = sp.entity_id().as_str();
+    let audience_ok = !assertion.audience_restrictions.is_empty()
+        && assertion
+            .audience_restrictions
+            .iter()
+            .all(|r| r.iter().any(|a| a == ours));
+    if !audience_ok {
+        return Err(reject(Rejection::WrongAudience));
+    }
+
+    let mut confirmation_end = None;
+    let mut in_response_to = None;
+    let mut confirmed = false;
+    for c in assertion
+        .confirmations
+        .iter()
+        .filter(|c| c.method == BEARER)
+    {
+        let Some(end) = instant(
+            c.not_on_or_after.as_deref(),
+            "SubjectConfirmationData/@NotOnOrAfter",
+        )
+        .map_err(reject)?
+        else {
+            continue;
+        };
+        if c.recipient.as_deref() != Some(sp.acs_url()) {
+            continue;
+        }
+        if now - skew >= end {
+            return Err(reject(Rejection::Expired));
+        }
+        if let Some(nb) = instant(
+            c.not_before.as_deref(),
+            "SubjectConfirmationData/@NotBefore",
+        )
+        .map_err(reject)?
+            && now + skew < nb
+        {
+            return Err(reject(Rejection::NotYetValid));
+        }
+        confirmed = true;
+        confirmation_end = Some(end);
+        in_response_to = c.in_response_to.clone();
+        break;
+    }
+    if !confirmed {
+        return Err(reject(Rejection::NoBearerConfirmation));
+    }
+    if parsed.is_response
+        && let (Some(outer), Some(inner)) = (&parsed.in_response_to, &in_response_to)
+        && outer != inner
+    {
+        return Err(reject(Rejection::UnknownRequest));
+    }
+    let in_response_to = in_response_to.ok_or_else(|| reject(Rejection::UnknownRequest))?;
+    if assertion.authn_instant.is_none() {
+        return Err(reject(Rejection::NoAuthnStatement));
+    }
+    if assertion.id.is_empty() || assertion.id.len() > 256 {
+        return Err(reject(Rejection::Malformed("assertion ID".into())));
+    }
+
+    // State: replay cache until the assertion could no longer be accepted, then the
+    // pending request, once.
+    let until = [conditions_end, confirmation_end]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(now);
+    let keep = (until + skew - now).max(time::Duration::seconds(1));
+    let keep = Duration::try_from(keep).unwrap_or(Duration::from_secs(1));
+    let seen = Key::new("saml-seen", &format!("{}|{}", idp.entity_id, assertion.id));
+    if !store
+        .set_if_absent(&seen, &now.unix_timestamp(), Expiry::After(keep))
+        .await?
+    {
+        return Err(reject(Rejection::Replay));
+    }
+    let pending = take_pending(store, &in_response_to)
+        .await?
+        .ok_or_else(|| reject(Rejection::UnknownRequest))?;
+    if pending.idp != idp.entity_id {
+        return Err(reject(Rejection::RequestIdpMismatch));
+    }
+    if input.relay_state.is_some_and(|r| r != pending.relay_state) {
+        return Err(reject(Rejection::RelayStateMismatch));
+    }
+    identity::map(assertion, &idp, pending.flow, pending.force_authn)
+        .ok_or_else(|| reject(Rejection::NoSubject))
+}

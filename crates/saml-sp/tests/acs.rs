@@ -1,0 +1,433 @@
+//! The assertion consumer, rule by rule: accepted answers give the right identity; every
+//! broken rule gives its own rejection. Responses are signed by a test IdP whose key is in
+//! the federation snapshot; pending requests live in a real Redis.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
+mod support;
+
+use passerelle_saml_sp::Error;
+use passerelle_saml_sp::acs::{
+    AcsRequest, AcsSettings, Identity, Rejection, SubjectSource, consume,
+};
+use passerelle_saml_sp::federation::Snapshot;
+use passerelle_saml_sp::metadata::{ParseOptions, parse};
+use passerelle_saml_sp::sp::request::{LoginOptions, LoginRedirect};
+use passerelle_saml_sp::sp::{Contact, KeyPair, ServiceProvider, SpConfig};
+use passerelle_store::Store;
+use passerelle_testkit::redis::{TestRedis, redis_url};
+use support::respond::{ACS, Resp, SP};
+use support::sign::{RSA_SHA1, TestKey, ecdsa_key, rsa_key};
+use time::OffsetDateTime;
+
+struct World {
+    sp: ServiceProvider,
+    snapshot: Snapshot,
+    store: Store,
+    idp_key: TestKey,
+    _redis: TestRedis,
+}
+
+fn sp() -> ServiceProvider {
+    let k = rsa_key();
+    let pair = || KeyPair::from_pem(k.key_pem.as_bytes(), k.cert_pem.as_bytes()).unwrap();
+    let config = SpConfig {
+        entity_id: SP.into(),
+        acs_url: ACS.into(),
+        name_fr: "Connexion UNESS".into(),
+        name_en: "UNESS login".into(),
+        description_fr: "d".into(),
+        description_en: "d".into(),
+        information_url: "https://www.uness.fr/".into(),
+        privacy_url: "https://www.uness.fr/p".into(),
+        organization_name: "UNESS".into(),
+        organization_url: "https://www.uness.fr/".into(),
+        contacts: vec![Contact {
+            kind: "technical".into(),
+            name: "t".into(),
+            email: "t@uness.fr".into(),
+        }],
+        request_ttl_secs: 600,
+    };
+    ServiceProvider::new(config, pair(), pair()).unwrap()
+}
+
+fn world_with(idp_key: TestKey) -> World {
+    let xml = support::aggregate(
+        "2099-01-01T00:00:00Z",
+        &support::idp(
+            support::respond::IDP,
+            "Université de Limoges",
+            "University of Limoges",
+            "unilim.fr",
+        ),
+    );
+    let mut idp = parse(&xml, ParseOptions::default()).unwrap().idps.remove(0);
+    idp.signing_certs = vec![idp_key.cert_der()];
+    let other = parse(
+        &support::aggregate(
+            "2099-01-01T00:00:00Z",
+            &support::idp("https://idp.other.fr/idp", "Autre", "Other", "other.fr"),
+        ),
+        ParseOptions::default(),
+    )
+    .unwrap()
+    .idps
+    .remove(0);
+    let redis = redis_url().unwrap();
+    World {
+        sp: sp(),
+        snapshot: Snapshot::from_idps(vec![idp, other]),
+        store: Store::open(&redis.url(), &support::unique("acs")).unwrap(),
+        idp_key,
+        _redis: redis,
+    }
+}
+
+fn world() -> World {
+    world_with(rsa_key())
+}
+
+impl World {
+    async fn login(&self) -> LoginRedirect {
+        self.login_at(support::respond::IDP).await
+    }
+
+    async fn login_at(&self, entity: &str) -> LoginRedirect {
+        let idp = self.snapshot.idp(entity).unwrap();
+        let options = LoginOptions {
+            force_authn: false,
+            flow: "flow-7".into(),
+        };
+        self.sp
+            .start_login(&self.store, &idp, options, OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, body: &str, relay: Option<&str>) -> Result<Identity, Error> {
+        let input = AcsRequest {
+            saml_response: body,
+            relay_state: relay,
+        };
+        consume(
+            &self.sp,
+            &self.snapshot,
+            &self.store,
+            input,
+            &AcsSettings::default(),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+    }
+
+    async fn answer(&self, edit: impl FnOnce(&mut Resp)) -> Result<Identity, Error> {
+        let login = self.login().await;
+        let mut resp = Resp::new(&login.request_id);
+        edit(&mut resp);
+        self.post(&resp.post(&self.idp_key), Some(&login.relay_state))
+            .await
+    }
+}
+
+fn rejected(result: Result<Identity, Error>) -> Rejection {
+    match result {
+        Err(Error::Rejected(r)) => r,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_assertion_a_signed_response_or_both_give_the_identity() {
+    let w = world();
+    for (response, assertion) in [(false, true), (true, false), (true, true)] {
+        let id = w
+            .answer(|r| {
+                r.sign_response = response;
+                r.sign_assertion = assertion;
+            })
+            .await
+            .unwrap();
+        assert_eq!(id.idp.as_str(), support::respond::IDP);
+        assert_eq!(
+            (id.subject.as_str(), id.subject_source),
+            ("8f3e2a@unilim.fr", SubjectSource::SubjectId)
+        );
+        assert_eq!(id.mail.as_deref(), Some("prenom.nom@etu.unilim.fr"));
+        assert_eq!(id.given_name.as_deref(), Some("Prénom"));
+        assert_eq!(id.affiliations, vec!["student", "member"]);
+        // The out-of-scope scoped value is dropped.
+        assert_eq!(id.scoped_affiliations, vec!["student@unilim.fr"]);
+        assert_eq!(id.flow, "flow-7");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ecdsa_signing_idp_is_accepted() {
+    let w = world_with(ecdsa_key());
+    let id = w
+        .answer(|r| r.sig = support::sign::ECDSA_SHA256)
+        .await
+        .unwrap();
+    assert_eq!(id.subject, "8f3e2a@unilim.fr");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_sha1_and_foreign_key_signatures_are_refused() {
+    let w = world();
+    assert!(matches!(
+        rejected(w.answer(|r| r.sign_assertion = false).await),
+        Rejection::Unsigned
+    ));
+    assert!(matches!(
+        rejected(w.answer(|r| r.sig = RSA_SHA1).await),
+        Rejection::BadSignature(_)
+    ));
+    // Signed by a key that is not the IdP's (as if carried in KeyInfo).
+    let login = w.login().await;
+    let forged = Resp::new(&login.request_id).post(&rsa_key());
+    assert!(matches!(
+        rejected(w.post(&forged, Some(&login.relay_state)).await),
+        Rejection::BadSignature(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_wrapping_never_gets_an_unsigned_assertion_read() {
+    let w = world();
+    let evil = Resp {
+        attributes: vec![(
+            "urn:oasis:names:tc:SAML:attribute:subject-id".into(),
+            vec!["admin@unilim.fr".into()],
+        )],
+        ..Resp::new("x")
+    };
+    // 1. An evil assertion beside the signed one (before it).
+    let r = w
+        .answer(|r| r.extra_assertion = Some(evil.assertion()))
+        .await;
+    assert!(matches!(rejected(r), Rejection::AssertionCount(2)));
+    // 2. The signed assertion hidden in an extension, the evil one in its place.
+    let login = w.login().await;
+    let good = Resp::new(&login.request_id);
+    let signed = good.xml(&w.idp_key);
+    let start = signed.find("<saml:Assertion").unwrap();
+    let end = signed.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+    let wrapped = format!(
+        "{}<samlp:Extensions>{}</samlp:Extensions>{}{}",
+        &signed[..start],
+        &signed[start..end],
+        Resp {
+            in_response_to: Some(login.request_id.clone()),
+            ..evil.clone()
+        }
+        .assertion(),
+        &signed[end..]
+    );
+    let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, wrapped);
+    assert!(matches!(
+        rejected(w.post(&body, Some(&login.relay_state)).await),
+        Rejection::AssertionCount(2)
+    ));
+    // 3. A signed response with an assertion slipped in after signing.
+    let login = w.login().await;
+    let signed = Resp {
+        sign_response: true,
+        sign_assertion: false,
+        ..Resp::new(&login.request_id)
+    }
+    .xml(&w.idp_key);
+    let slipped = signed.replacen(
+        "<saml:Assertion",
+        &format!("{}<saml:Assertion", evil.assertion()),
+        1,
+    );
+    let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, slipped);
+    let r = rejected(w.post(&body, Some(&login.relay_state)).await);
+    assert!(
+        matches!(r, Rejection::AssertionCount(2) | Rejection::BadSignature(_)),
+        "{r:?}"
+    );
+    // 4. A signed response whose signed assertion's content was altered.
+    let login = w.login().await;
+    let signed = Resp {
+        sign_response: true,
+        sign_assertion: false,
+        ..Resp::new(&login.request_id)
+    }
+    .xml(&w.idp_key);
+    let altered = signed.replace("8f3e2a@unilim.fr", "admin@unilim.fr");
+    let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, altered);
+    assert!(matches!(
+        rejected(w.post(&body, Some(&login.relay_state)).await),
+        Rejection::BadSignature(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_rule_has_its_own_rejection() {
+    let w = world();
+    let past = "2020-01-01T00:00:00Z".to_owned();
+    let future = "2099-01-01T00:00:00Z".to_owned();
+    assert!(matches!(
+        rejected(w.answer(|r| r.audience = "https://other.sp/".into()).await),
+        Rejection::WrongAudience
+    ));
+    assert!(matches!(
+        rejected(w.answer(|r| r.recipient = "https://evil/acs".into()).await),
+        Rejection::NoBearerConfirmation
+    ));
+    assert!(matches!(
+        rejected(
+            w.answer(|r| {
+                r.sign_response = true;
+                r.destination = "https://evil/acs".into();
+            })
+            .await
+        ),
+        Rejection::WrongDestination
+    ));
+    assert!(matches!(
+        rejected(w.answer(|r| r.not_on_or_after = past.clone()).await),
+        Rejection::Expired
+    ));
+    assert!(matches!(
+        rejected(w.answer(|r| r.scd_not_on_or_after = past.clone()).await),
+        Rejection::Expired
+    ));
+    assert!(matches!(
+        rejected(w.answer(|r| r.not_before = future.clone()).await),
+        Rejection::NotYetValid
+    ));
+    assert!(matches!(
+        rejected(
+            w.answer(|r| r.assertion_issuer = "https://idp.other.fr/idp".into())
+                .await
+        ),
+        Rejection::IssuerMismatch
+    ));
+    assert!(matches!(
+        rejected(w.answer(|r| r.authn = false).await),
+        Rejection::NoAuthnStatement
+    ));
+    assert!(matches!(
+        rejected(
+            w.answer(|r| r.in_response_to = Some("_never-sent".into()))
+                .await
+        ),
+        Rejection::UnknownRequest
+    ));
+    assert!(matches!(
+        rejected(w.answer(|r| r.in_response_to = None).await),
+        Rejection::UnknownRequest
+    ));
+    assert!(matches!(
+        rejected(
+            w.answer(|r| r.status = "urn:oasis:names:tc:SAML:2.0:status:Responder".into())
+                .await
+        ),
+        Rejection::IdpStatus { .. }
+    ));
+    assert!(matches!(
+        rejected(
+            w.answer(|r| {
+                r.issuer = "https://unknown.idp/".into();
+                r.assertion_issuer = r.issuer.clone();
+            })
+            .await
+        ),
+        Rejection::UnknownIdp(_)
+    ));
+    // Within the 3-minute skew, a NotBefore slightly ahead is fine.
+    let soon = (OffsetDateTime::now_utc() + time::Duration::seconds(90))
+        .replace_nanosecond(0)
+        .unwrap();
+    let soon = soon
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert!(w.answer(|r| r.not_before = soon.clone()).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_is_accepted_once_and_only_for_its_own_request() {
+    let w = world();
+    let login = w.login().await;
+    let body = Resp::new(&login.request_id).post(&w.idp_key);
+    w.post(&body, Some(&login.relay_state)).await.unwrap();
+    assert!(matches!(
+        rejected(w.post(&body, Some(&login.relay_state)).await),
+        Rejection::Replay
+    ));
+    // A fresh assertion for an already answered request.
+    let again = Resp::new(&login.request_id).post(&w.idp_key);
+    assert!(matches!(
+        rejected(w.post(&again, Some(&login.relay_state)).await),
+        Rejection::UnknownRequest
+    ));
+    // RelayState must be the one sent.
+    let login = w.login().await;
+    let body = Resp::new(&login.request_id).post(&w.idp_key);
+    assert!(matches!(
+        rejected(w.post(&body, Some("other-handle")).await),
+        Rejection::RelayStateMismatch
+    ));
+    // A request sent to another IdP cannot be answered by this one.
+    let elsewhere = w.login_at("https://idp.other.fr/idp").await;
+    let body = Resp::new(&elsewhere.request_id).post(&w.idp_key);
+    assert!(matches!(
+        rejected(w.post(&body, Some(&elsewhere.relay_state)).await),
+        Rejection::RequestIdpMismatch
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_encodings_are_refused_before_any_xml_library() {
+    let w = world();
+    let huge = "A".repeat(600 * 1024);
+    assert!(matches!(
+        rejected(w.post(&huge, None).await),
+        Rejection::TooLarge
+    ));
+    assert!(matches!(
+        rejected(w.post("not base64 !!", None).await),
+        Rejection::Encoding
+    ));
+    let doctype = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        "<!DOCTYPE r [<!ENTITY x \"y\">]><samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\">&x;</samlp:Response>",
+    );
+    assert!(matches!(
+        rejected(w.post(&doctype, None).await),
+        Rejection::Doctype
+    ));
+    let garbage = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        "<samlp:Response",
+    );
+    assert!(matches!(
+        rejected(w.post(&garbage, None).await),
+        Rejection::Malformed(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_inside_a_value_never_shortens_it_and_foreign_scopes_never_become_subjects() {
+    let w = world();
+    let id = w
+        .answer(|r| r.attributes[0].1 = vec!["8f3e<!-- cut -->2a@unilim.fr".into()])
+        .await
+        .unwrap();
+    assert_eq!(id.subject, "8f3e2a@unilim.fr");
+    // A subject-id in another university's scope is dropped: the persistent NameID wins.
+    let id = w
+        .answer(|r| r.attributes[0].1 = vec!["admin@u-bordeaux.fr".into()])
+        .await
+        .unwrap();
+    assert_eq!(id.subject_source, SubjectSource::PersistentNameId);
+    assert_eq!(id.subject, "AAdzZWNyZXQxeyJ2IjoxLCJpZCI6");
+}
