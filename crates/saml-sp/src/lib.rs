@@ -20,7 +20,7 @@
 //! - [`attributes`]: the one table of attribute names (OIDs) we request and read.
 //! - [`types`]: protocol values as types ([`types::EntityId`], [`types::Scope`]).
 //!
-//! Still to come (issue #3): HTTPS feed fetching, encrypted assertions. What this crate must never do: trust a
+//! Still to come (issue #3): HTTPS feed fetching, the dev IdP, interoperability tests. What this crate must never do: trust a
 //! signature it did not verify with a pinned or metadata key, or read a byte of an
 //! assertion that the verifier did not cover.
 

@@ -431,3 +431,86 @@ async fn a_comment_inside_a_value_never_shortens_it_and_foreign_scopes_never_bec
     assert_eq!(id.subject_source, SubjectSource::PersistentNameId);
     assert_eq!(id.subject, "AAdzZWNyZXQxeyJ2IjoxLCJpZCI6");
 }
+
+mod encrypted {
+    use super::*;
+    use support::respond::{
+        AES128_CBC, AES128_GCM, AES192_GCM, AES256_CBC, AES256_GCM, RSA_1_5, RSA_OAEP_11,
+        RSA_OAEP_MGF1P,
+    };
+
+    /// A world whose SP encryption certificate the test knows.
+    async fn answer_encrypted(
+        w: &World,
+        sp_cert: &str,
+        data: &'static str,
+        key: &'static str,
+        edit: impl FnOnce(&mut Resp),
+    ) -> Result<Identity, Error> {
+        let login = w.login().await;
+        let mut resp = Resp::new(&login.request_id);
+        resp.encrypt = Some((sp_cert.to_owned(), data, key));
+        edit(&mut resp);
+        w.post(&resp.post(&w.idp_key), Some(&login.relay_state))
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_supported_cipher_decrypts_inside_a_signed_response() {
+        let (w, sp_cert) = world_with_sp_cert();
+        for data in [AES128_GCM, AES192_GCM, AES256_GCM, AES128_CBC, AES256_CBC] {
+            for key in [RSA_OAEP_MGF1P, RSA_OAEP_11] {
+                let id = answer_encrypted(&w, &sp_cert, data, key, |r| {
+                    r.sign_response = true;
+                    r.sign_assertion = false;
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{data} / {key}: {e:?}"));
+                assert_eq!(id.subject, "8f3e2a@unilim.fr");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gcm_with_a_signed_assertion_needs_no_response_signature_but_cbc_does() {
+        let (w, sp_cert) = world_with_sp_cert();
+        let id = answer_encrypted(&w, &sp_cert, AES256_GCM, RSA_OAEP_MGF1P, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(id.mail.as_deref(), Some("prenom.nom@etu.unilim.fr"));
+        // CBC is malleable: refused unless the Response signature was verified first.
+        let r = answer_encrypted(&w, &sp_cert, AES128_CBC, RSA_OAEP_MGF1P, |_| {}).await;
+        assert!(matches!(rejected(r), Rejection::Undecryptable));
+        // Unsigned everywhere: refused after decryption.
+        let r = answer_encrypted(&w, &sp_cert, AES128_GCM, RSA_OAEP_MGF1P, |r| {
+            r.sign_assertion = false
+        })
+        .await;
+        assert!(matches!(rejected(r), Rejection::Unsigned));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rsa_1_5_and_a_foreign_key_fail_alike() {
+        let (w, sp_cert) = world_with_sp_cert();
+        let r = answer_encrypted(&w, &sp_cert, AES128_GCM, RSA_1_5, |r| {
+            r.sign_response = true
+        })
+        .await;
+        assert!(matches!(rejected(r), Rejection::Undecryptable));
+        let stranger = rsa_key().cert_pem;
+        let r = answer_encrypted(&w, &stranger, AES128_GCM, RSA_OAEP_MGF1P, |r| {
+            r.sign_response = true
+        })
+        .await;
+        assert!(matches!(rejected(r), Rejection::Undecryptable));
+    }
+}
+
+fn world_with_sp_cert() -> (World, String) {
+    let mut w = world();
+    let k = rsa_key();
+    let pair = || KeyPair::from_pem(k.key_pem.as_bytes(), k.cert_pem.as_bytes()).unwrap();
+    let config = w.sp.config().clone();
+    w.sp = ServiceProvider::new(config, pair(), pair()).unwrap();
+    (w, k.cert_pem.clone())
+}

@@ -13,8 +13,12 @@
 //!    skew, audience, bearer confirmation with recipient and InResponseTo;
 //! 5. replay cache (assertion ID until it expires), then the pending request is taken once.
 //!
-//! Encrypted assertions are refused for now (issue #3: decryption comes next).
+//! Encrypted assertions: decrypted with the SP's encryption key (`decrypt.rs`); AES-CBC
+//! only inside a Response whose signature was verified first, AES-GCM either way; an
+//! assertion in an unsigned Response must carry its own signature, verified after
+//! decryption.
 
+mod decrypt;
 mod identity;
 pub mod response;
 
@@ -102,9 +106,10 @@ pub enum Rejection {
         /// Second-level code (e.g. `…:status:AuthnFailed`, `…:NoPassive`).
         subcode: Option<String>,
     },
-    /// Encrypted assertions are not supported yet.
-    #[error("encrypted assertions are not supported yet")]
-    Encrypted,
+    /// The encrypted assertion could not be decrypted (every cause looks the same: wrong
+    /// key, refused algorithm, CBC outside a signed response, bad padding or tag).
+    #[error("the encrypted assertion could not be decrypted")]
+    Undecryptable,
     /// Not exactly one assertion in the signed content.
     #[error("{0} assertions in the signed content (exactly one expected)")]
     AssertionCount(usize),
@@ -229,9 +234,6 @@ async fn check(
     if idp.signing_certs.is_empty() {
         return Err(reject(Rejection::NoSigningKey));
     }
-    if !peeked.signed {
-        return Err(reject(Rejection::Unsigned));
-    }
     // Counted on the raw document: a second assertion, signed or not, wherever it hides,
     // is refused (the wrapping attacks add one).
     if peeked.assertions != 1 {
@@ -239,32 +241,63 @@ async fn check(
     }
 
     // Verify with the IdP's metadata keys, one at a time; parse only what was signed.
-    let mut failure = String::new();
-    let mut verified = None;
-    for der in &idp.signing_certs {
-        let cert = CertificateDer::from(der.clone());
-        match XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-            &xml,
-            std::slice::from_ref(&cert),
-            ReduceMode::PreDigest,
-            Some(ALLOWED),
-        ) {
-            Ok(signed) => {
-                verified = Some(signed);
-                break;
+    let verify = |doc: &str| -> Result<String, Rejection> {
+        let mut failure = String::new();
+        for der in &idp.signing_certs {
+            let cert = CertificateDer::from(der.clone());
+            match XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+                doc,
+                std::slice::from_ref(&cert),
+                ReduceMode::PreDigest,
+                Some(ALLOWED),
+            ) {
+                Ok(signed) => return Ok(signed),
+                Err(e) => failure = e.to_string(),
             }
-            Err(e) => failure = e.to_string(),
         }
-    }
-    let signed = verified.ok_or_else(|| reject(Rejection::BadSignature(failure)))?;
-    let parsed =
-        response::parse(&signed).map_err(|e| reject(Rejection::Malformed(e.to_string())))?;
-
-    if parsed.encrypted_assertions > 0 {
-        return Err(reject(Rejection::Encrypted));
-    }
-    let [assertion] = parsed.assertions.as_slice() else {
-        return Err(reject(Rejection::AssertionCount(parsed.assertions.len())));
+        Err(Rejection::BadSignature(failure))
+    };
+    let malformed = |e: Error| Rejection::Malformed(e.to_string());
+    let (parsed, assertion) = if peeked.encrypted {
+        let outer = if peeked.signed {
+            Some(verify(&xml).map_err(reject)?)
+        } else {
+            None
+        };
+        let outer_parsed = outer
+            .as_deref()
+            .map(response::parse)
+            .transpose()
+            .map_err(|e| reject(malformed(e)))?;
+        let response_signed = outer_parsed.as_ref().is_some_and(|p| p.is_response);
+        let encrypted = decrypt::extract(outer.as_deref().unwrap_or(&xml)).map_err(reject)?;
+        let plain =
+            decrypt::decrypt(&encrypted, sp.decryption_key(), response_signed).map_err(reject)?;
+        if plain.contains("<!DOCTYPE") {
+            return Err(reject(Rejection::Doctype));
+        }
+        let inner_peek = response::peek(&plain).map_err(|e| reject(malformed(e)))?;
+        let assertion_xml = if inner_peek.signed {
+            verify(&plain).map_err(reject)?
+        } else if response_signed {
+            plain
+        } else {
+            return Err(reject(Rejection::Unsigned));
+        };
+        let inner = response::parse(&assertion_xml).map_err(|e| reject(malformed(e)))?;
+        let envelope = outer_parsed.filter(|p| p.is_response).unwrap_or_default();
+        (envelope, inner.assertions)
+    } else {
+        if !peeked.signed {
+            return Err(reject(Rejection::Unsigned));
+        }
+        let signed = verify(&xml).map_err(reject)?;
+        let mut parsed = response::parse(&signed).map_err(|e| reject(malformed(e)))?;
+        let assertions = std::mem::take(&mut parsed.assertions);
+        (parsed, assertions)
+    };
+    let [assertion] = assertion.as_slice() else {
+        return Err(reject(Rejection::AssertionCount(assertion.len())));
     };
     if assertion.issuer != idp.entity_id.as_str() {
         return Err(reject(Rejection::IssuerMismatch));

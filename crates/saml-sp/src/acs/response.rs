@@ -99,6 +99,8 @@ pub struct Peek {
     pub signed: bool,
     /// `saml:Assertion` and `saml:EncryptedAssertion` elements anywhere in the document.
     pub assertions: usize,
+    /// Whether one of them is an `EncryptedAssertion`.
+    pub encrypted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +168,7 @@ impl Reader {
         let parent = self.parent();
         if ns == NS_A && matches!(local.as_ref(), "Assertion" | "EncryptedAssertion") {
             self.peek.assertions += 1;
+            self.peek.encrypted |= local.as_ref() == "EncryptedAssertion";
         }
         let tag = match (ns, local.as_ref()) {
             (NS_P, "Response") if self.stack.is_empty() => {

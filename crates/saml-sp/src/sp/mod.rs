@@ -200,6 +200,10 @@ impl ServiceProvider {
         &self.signing
     }
 
+    pub(crate) fn decryption_key(&self) -> &PKey<Private> {
+        self.encryption.key()
+    }
+
     /// The SP metadata to register in the federation.
     #[must_use]
     pub fn metadata_xml(&self) -> String {

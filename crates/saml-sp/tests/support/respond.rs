@@ -29,6 +29,81 @@ pub struct Resp {
     pub sign_assertion: bool,
     pub sig: (&'static str, &'static str),
     pub extra_assertion: Option<String>,
+    /// Encrypt the assertion for this SP certificate (PEM) with (content, key transport).
+    pub encrypt: Option<(String, &'static str, &'static str)>,
+}
+
+pub const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+pub const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
+pub const AES128_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
+pub const AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
+pub const AES192_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes192-gcm";
+pub const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
+pub const RSA_OAEP_11: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
+pub const RSA_1_5: &str = "http://www.w3.org/2001/04/xmlenc#rsa-1_5";
+
+/// An `EncryptedAssertion` carrying `assertion`, for the certificate `cert_pem`.
+pub fn encrypt(assertion: &str, cert_pem: &str, data_alg: &str, key_alg: &str) -> String {
+    use openssl::symm::Cipher;
+    let (cipher, gcm) = match data_alg {
+        AES128_GCM => (Cipher::aes_128_gcm(), true),
+        AES192_GCM => (Cipher::aes_192_gcm(), true),
+        AES256_GCM => (Cipher::aes_256_gcm(), true),
+        AES128_CBC => (Cipher::aes_128_cbc(), false),
+        AES256_CBC => (Cipher::aes_256_cbc(), false),
+        other => panic!("{other}"),
+    };
+    let mut key = vec![0u8; cipher.key_len()];
+    openssl::rand::rand_bytes(&mut key).unwrap();
+    let data = if gcm {
+        let mut iv = [0u8; 12];
+        openssl::rand::rand_bytes(&mut iv).unwrap();
+        let mut tag = [0u8; 16];
+        let ct = openssl::symm::encrypt_aead(
+            cipher,
+            &key,
+            Some(&iv),
+            &[],
+            assertion.as_bytes(),
+            &mut tag,
+        )
+        .unwrap();
+        [iv.as_slice(), &ct, &tag].concat()
+    } else {
+        let mut iv = [0u8; 16];
+        openssl::rand::rand_bytes(&mut iv).unwrap();
+        let ct = openssl::symm::encrypt(cipher, &key, Some(&iv), assertion.as_bytes()).unwrap();
+        [iv.as_slice(), &ct].concat()
+    };
+    let public = openssl::x509::X509::from_pem(cert_pem.as_bytes())
+        .unwrap()
+        .public_key()
+        .unwrap();
+    let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&public).unwrap();
+    ctx.encrypt_init().unwrap();
+    let (padding, extra) = match key_alg {
+        RSA_1_5 => (openssl::rsa::Padding::PKCS1, String::new()),
+        RSA_OAEP_11 => {
+            ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1_OAEP)
+                .unwrap();
+            ctx.set_rsa_oaep_md(openssl::md::Md::sha256()).unwrap();
+            ctx.set_rsa_mgf1_md(openssl::md::Md::sha256()).unwrap();
+            (
+                openssl::rsa::Padding::PKCS1_OAEP,
+                r#"<ds:DigestMethod xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><xenc11:MGF xmlns:xenc11="http://www.w3.org/2009/xmlenc11#" Algorithm="http://www.w3.org/2009/xmlenc11#mgf1sha256"/>"#.to_owned(),
+            )
+        }
+        _ => (openssl::rsa::Padding::PKCS1_OAEP, String::new()),
+    };
+    ctx.set_rsa_padding(padding).unwrap();
+    let mut wrapped = Vec::new();
+    ctx.encrypt_to_vec(&key, &mut wrapped).unwrap();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    format!(
+        r#"<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="{data_alg}"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="{key_alg}">{extra}</xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>"#,
+        b64(&wrapped),
+        b64(&data)
+    )
 }
 
 pub const ACS: &str = "https://login.uness.fr/saml/acs";
@@ -84,6 +159,7 @@ impl Resp {
             sign_assertion: true,
             sig: super::sign::RSA_SHA256,
             extra_assertion: None,
+            encrypt: None,
         }
     }
 
@@ -139,6 +215,16 @@ impl Resp {
             let at = assertion.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
             assertion.insert_str(at, &Self::template(&self.assertion_id, self.sig));
         }
+        let encrypted = self.encrypt.is_some();
+        if let Some((cert, data_alg, key_alg)) = &self.encrypt {
+            if self.sign_assertion {
+                let signed = XmlSec::sign_xml(assertion.as_bytes(), &key.key_der).unwrap();
+                // libxml writes an XML declaration first: keep the element only.
+                let at = signed.find("<saml:Assertion").unwrap();
+                assertion = signed[at..].trim_end().to_owned();
+            }
+            assertion = encrypt(&assertion, cert, data_alg, key_alg);
+        }
         let extra = self.extra_assertion.clone().unwrap_or_default();
         let mut doc = format!(
             r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{}" Version="2.0" IssueInstant="{}" Destination="{}"{}><saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{}"/></samlp:Status>{extra}{assertion}</samlp:Response>"#,
@@ -149,7 +235,7 @@ impl Resp {
             self.issuer,
             self.status
         );
-        if self.sign_assertion {
+        if self.sign_assertion && !encrypted {
             doc = XmlSec::sign_xml(doc.as_bytes(), &key.key_der).unwrap();
         }
         if self.sign_response {
