@@ -222,7 +222,7 @@ impl Federation {
                         None => {
                             if let Some(slot) = held.get_mut(i) {
                                 *slot = Some(Held {
-                                    aggregate: Arc::new(empty_aggregate()),
+                                    aggregate: Arc::new(Aggregate::empty()),
                                     stale: true,
                                     error: Some(e.to_string()),
                                 });
@@ -330,17 +330,6 @@ impl Federation {
                 tokio::time::sleep(wait).await;
             }
         })
-    }
-}
-
-fn empty_aggregate() -> Aggregate {
-    Aggregate {
-        name: None,
-        valid_until: None,
-        cache_duration: None,
-        idps: Vec::new(),
-        skipped: Vec::new(),
-        entities: 0,
     }
 }
 

@@ -30,7 +30,9 @@ pub mod directory;
 pub mod error;
 pub mod federation;
 pub mod metadata;
+mod signature;
 pub mod sp;
 pub mod types;
+mod xml;
 
 pub use error::Error;

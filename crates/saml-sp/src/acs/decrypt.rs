@@ -61,13 +61,7 @@ pub(crate) fn extract(xml: &str) -> Result<Encrypted, Rejection> {
             Event::DocType(_) => return Err(Rejection::Doctype),
             Event::Start(e) => {
                 let local = e.local_name().as_ref().to_owned();
-                let algorithm = || {
-                    e.attributes()
-                        .flatten()
-                        .find(|a| a.key.as_ref() == "Algorithm")
-                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-                        .map(|v| v.trim().to_owned())
-                };
+                let algorithm = || crate::xml::attr(&e, "Algorithm");
                 match (ns.as_str(), local.as_str()) {
                     (NS_A, "EncryptedAssertion") => inside = true,
                     (NS_XENC, "EncryptedData") if inside => where_stack.push(In::Data),

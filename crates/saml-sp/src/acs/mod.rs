@@ -27,9 +27,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use passerelle_store::{Expiry, Key, Store};
-use samael::crypto::{
-    AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec,
-};
+use samael::crypto::CertificateDer;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -42,14 +40,6 @@ use crate::sp::request::take_pending;
 
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
-const ALLOWED: &[AllowedSignatureAlgorithm] = &[
-    AllowedSignatureAlgorithm::RsaSha256,
-    AllowedSignatureAlgorithm::RsaSha384,
-    AllowedSignatureAlgorithm::RsaSha512,
-    AllowedSignatureAlgorithm::EcdsaSha256,
-    AllowedSignatureAlgorithm::EcdsaSha384,
-    AllowedSignatureAlgorithm::EcdsaSha512,
-];
 
 /// ACS settings.
 #[derive(Debug, Clone, Copy)]
@@ -241,21 +231,9 @@ async fn check(
     }
 
     // Verify with the IdP's metadata keys, one at a time; parse only what was signed.
-    let verify = |doc: &str| -> Result<String, Rejection> {
-        let mut failure = String::new();
-        for der in &idp.signing_certs {
-            let cert = CertificateDer::from(der.clone());
-            match XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-                doc,
-                std::slice::from_ref(&cert),
-                ReduceMode::PreDigest,
-                Some(ALLOWED),
-            ) {
-                Ok(signed) => return Ok(signed),
-                Err(e) => failure = e.to_string(),
-            }
-        }
-        Err(Rejection::BadSignature(failure))
+    let verify = |doc: &str| {
+        let certs = idp.signing_certs.iter().cloned().map(CertificateDer::from);
+        crate::signature::verify_predigest(doc, certs).map_err(Rejection::BadSignature)
     };
     let malformed = |e: Error| Rejection::Malformed(e.to_string());
     let (parsed, assertion) = if peeked.encrypted {

@@ -10,6 +10,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 
 use crate::error::Error;
+use crate::xml::{attr, resolve_ref};
 
 const NS_P: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const NS_A: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -123,28 +124,6 @@ enum Tag {
     EncryptedAssertion,
     Signature,
     Other,
-}
-
-fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.as_ref() == name)
-        .and_then(|a| {
-            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .ok()
-                .map(|v| v.trim().to_owned())
-        })
-}
-
-fn predefined(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "quot" => "\"",
-        "apos" => "'",
-        _ => return None,
-    })
 }
 
 #[derive(Default)]
@@ -392,12 +371,7 @@ fn read(xml: &str) -> Result<Reader, Error> {
                 }
             }
             Event::GeneralRef(g) => {
-                let resolved = match g.resolve_char_ref().map_err(|e| xml_error(e.to_string()))? {
-                    Some(c) => c.to_string(),
-                    None => predefined(&g)
-                        .ok_or_else(|| xml_error(format!("unknown entity &{};", &*g)))?
-                        .to_owned(),
-                };
+                let resolved = resolve_ref(&g).map_err(xml_error)?;
                 if let Some(buf) = r.text.as_mut() {
                     buf.push_str(&resolved);
                 }

@@ -160,6 +160,19 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 impl Aggregate {
+    /// An aggregate holding nothing (a feed not loaded yet).
+    #[must_use]
+    pub fn empty() -> Self {
+        Self {
+            name: None,
+            valid_until: None,
+            cache_duration: None,
+            idps: Vec::new(),
+            skipped: Vec::new(),
+            entities: 0,
+        }
+    }
+
     /// Checks the validity window as of `now`: a `validUntil` must exist, lie in the
     /// future, and lie at most `max_validity` ahead.
     ///

@@ -13,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{Aggregate, Endpoint, IdpRecord, Localized, Logo, Skipped, duration};
 use crate::error::Error;
 use crate::types::{EntityId, Scope, primary_language};
+use crate::xml::{attr, resolve_ref};
 
 const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const NS_DS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -115,32 +116,10 @@ struct Parser {
     out: Aggregate,
 }
 
-fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.as_ref() == name)
-        .and_then(|a| {
-            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .ok()
-                .map(|v| v.into_owned())
-        })
-}
-
 fn lang(e: &BytesStart<'_>) -> String {
     attr(e, "xml:lang")
         .map(|l| primary_language(&l))
         .unwrap_or_default()
-}
-
-fn predefined(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "quot" => "\"",
-        "apos" => "'",
-        _ => return None,
-    })
 }
 
 impl Parser {
@@ -453,14 +432,7 @@ pub fn parse(xml: &str, options: ParseOptions) -> Result<Aggregate, Error> {
         entity: None,
         key_use: KeyUse::Both,
         capture: None,
-        out: Aggregate {
-            name: None,
-            valid_until: None,
-            cache_duration: None,
-            idps: Vec::new(),
-            skipped: Vec::new(),
-            entities: 0,
-        },
+        out: Aggregate::empty(),
     };
     let mut seen_root = false;
     loop {
@@ -491,16 +463,7 @@ pub fn parse(xml: &str, options: ParseOptions) -> Result<Aggregate, Error> {
             }
             Event::Text(t) => p.text(&t.xml10_content()),
             Event::CData(c) => p.text(&c.xml10_content()),
-            Event::GeneralRef(r) => {
-                let resolved = r.resolve_char_ref().map_err(|e| xml_error(e.to_string()))?;
-                match resolved {
-                    Some(c) => p.text(c.encode_utf8(&mut [0u8; 4])),
-                    None => match predefined(&r) {
-                        Some(s) => p.text(s),
-                        None => return Err(xml_error(format!("unknown entity &{};", &*r))),
-                    },
-                }
-            }
+            Event::GeneralRef(r) => p.text(&resolve_ref(&r).map_err(xml_error)?),
             Event::Eof => break,
             _ => {}
         }

@@ -14,23 +14,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use quick_xml::NsReader;
 use quick_xml::events::Event;
-use samael::crypto::{
-    AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec,
-};
+use samael::crypto::CertificateDer;
 use time::OffsetDateTime;
 
 use super::{Aggregate, ParseOptions, parse};
 use crate::error::Error;
-
-/// Signature algorithms accepted on metadata (SHA-1, DSA and HMAC are not).
-const ALLOWED: &[AllowedSignatureAlgorithm] = &[
-    AllowedSignatureAlgorithm::RsaSha256,
-    AllowedSignatureAlgorithm::RsaSha384,
-    AllowedSignatureAlgorithm::RsaSha512,
-    AllowedSignatureAlgorithm::EcdsaSha256,
-    AllowedSignatureAlgorithm::EcdsaSha384,
-    AllowedSignatureAlgorithm::EcdsaSha512,
-];
 
 /// The federation's signing certificates, pinned by configuration (several at once
 /// during a key rollover).
@@ -88,18 +76,6 @@ impl PinnedCerts {
     }
 }
 
-/// An error and its causes on one line (samael's top-level messages are generic).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The root element's local name and `ID` attribute.
 fn root_id(xml: &str) -> Option<(String, Option<String>)> {
     let mut reader = NsReader::from_str(xml);
@@ -142,26 +118,8 @@ pub fn load(
     if xml.contains("<!DOCTYPE") {
         return Err(Error::Doctype);
     }
-    // One certificate at a time: given several, samael stops at the first key whose type
-    // does not fit the signature (an RSA pin before an EC one during a rollover) instead
-    // of trying the next.
-    let mut failure = String::from("no pinned certificate");
-    let mut signed = None;
-    for cert in &pinned.0 {
-        match XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-            xml,
-            std::slice::from_ref(cert),
-            ReduceMode::PreDigest,
-            Some(ALLOWED),
-        ) {
-            Ok(out) => {
-                signed = Some(out);
-                break;
-            }
-            Err(e) => failure = chain(&e),
-        }
-    }
-    let signed = signed.ok_or(Error::Signature(failure))?;
+    let signed = crate::signature::verify_predigest(xml, pinned.0.iter().cloned())
+        .map_err(Error::Signature)?;
     let original = root_id(xml).ok_or_else(|| Error::NotMetadata("no root element".into()))?;
     let verified = root_id(&signed).ok_or(Error::NotSignedAtRoot)?;
     if original.1.is_none() || original != verified {
