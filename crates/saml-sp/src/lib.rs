@@ -9,6 +9,7 @@
 //! - [`acs`]: the assertion consumer: signed responses verified with the IdP's metadata
 //!   keys, only signed content read, every SAML check, replay cache, pending request taken
 //!   once, attributes mapped to a typed identity.
+//! - [`fetch`]: HTTPS feeds with conditional GET, size cap, timeout.
 //! - [`federation`]: all feeds verified and merged into one snapshot swapped atomically
 //!   on refresh, last good copies on disk, stale data dropped at its validUntil.
 //! - [`directory`]: the institution directory behind discovery: accent- and
@@ -20,7 +21,7 @@
 //! - [`attributes`]: the one table of attribute names (OIDs) we request and read.
 //! - [`types`]: protocol values as types ([`types::EntityId`], [`types::Scope`]).
 //!
-//! Still to come (issue #3): HTTPS feed fetching, the dev IdP, interoperability tests. What this crate must never do: trust a
+//! Still to come (issue #3): the dev IdP and interoperability tests with pysaml2. What this crate must never do: trust a
 //! signature it did not verify with a pinned or metadata key, or read a byte of an
 //! assertion that the verifier did not cover.
 
@@ -29,6 +30,7 @@ pub mod attributes;
 pub mod directory;
 pub mod error;
 pub mod federation;
+pub mod fetch;
 pub mod metadata;
 mod signature;
 pub mod sp;

@@ -14,7 +14,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use passerelle_saml_sp::federation::{Federation, Source};
+use passerelle_saml_sp::federation::{Federation, Location, Source};
+use passerelle_saml_sp::fetch::Fetcher;
 use passerelle_saml_sp::metadata::writer::{SignatureAlgorithm, sign_aggregate};
 use passerelle_saml_sp::metadata::{ParseOptions, PinnedCerts, parse};
 use support::sign::{TestKey, rsa_key};
@@ -61,7 +62,7 @@ fn feed(key: &TestKey, valid_until: &str, names: &[&str]) -> String {
 fn source(name: &str, path: &Path, key: &TestKey) -> Source {
     Source {
         name: name.into(),
-        path: path.to_path_buf(),
+        location: Location::File(path.to_path_buf()),
         pinned: PinnedCerts::from_pem(&key.cert_pem).unwrap(),
         max_validity: Duration::from_secs(60 * 86_400),
     }
@@ -227,4 +228,143 @@ async fn the_refresher_picks_up_a_new_feed_without_a_restart() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     task.abort();
+}
+
+/// A tiny HTTPS feed server: serves `body` with an ETag, answers 304 to a matching
+/// If-None-Match, and counts full responses.
+async fn feed_server(
+    body: std::sync::Arc<std::sync::Mutex<String>>,
+    full: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, body, full) = (acceptor.clone(), body.clone(), full.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&request).to_lowercase();
+                let text = body.lock().unwrap().clone();
+                let etag = format!("\"{}\"", text.len());
+                let reply = if request.contains(&format!("if-none-match: {etag}")) {
+                    "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n".to_owned()
+                } else {
+                    full.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    format!(
+                        "HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                        text.len()
+                    )
+                };
+                let _ = tls.write_all(reply.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, cert_pem)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_feed_is_fetched_once_then_revalidated_with_conditional_gets() {
+    let key = rsa_key();
+    let body = std::sync::Arc::new(std::sync::Mutex::new(feed(
+        &key,
+        "2026-12-05T00:00:00Z",
+        &["unilim"],
+    )));
+    let full = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (port, root) = feed_server(body.clone(), full.clone()).await;
+    let fetcher = Fetcher::new(Some(&root), Duration::from_secs(10), 64 * 1024 * 1024).unwrap();
+    let src = Source {
+        name: "renater".into(),
+        location: Location::Url {
+            url: format!("https://localhost:{port}/metadata.xml"),
+            fetcher,
+        },
+        pinned: PinnedCerts::from_pem(&key.cert_pem).unwrap(),
+        max_validity: Duration::from_secs(60 * 86_400),
+    };
+    let fed = Federation::new(vec![src], None).unwrap();
+    let statuses = fed.refresh(at("2026-11-28T00:00:00Z")).await;
+    assert_eq!(statuses[0].error, None, "{statuses:?}");
+    assert_eq!(fed.snapshot().idps.len(), 1);
+    // Unchanged: a 304, nothing re-downloaded or re-verified.
+    fed.refresh(at("2026-11-28T01:00:00Z")).await;
+    fed.refresh(at("2026-11-28T02:00:00Z")).await;
+    assert_eq!(full.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(fed.snapshot().idps.len(), 1);
+    // Changed: fetched and verified again.
+    *body.lock().unwrap() = feed(&key, "2026-12-05T00:00:00Z", &["unilim", "ubordeaux"]);
+    let statuses = fed.refresh(at("2026-11-28T03:00:00Z")).await;
+    assert_eq!(statuses[0].error, None, "{statuses:?}");
+    assert_eq!(fed.snapshot().idps.len(), 2);
+    assert_eq!(full.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_feed_server_or_plain_http_is_refused_and_changes_nothing() {
+    let key = rsa_key();
+    let body = std::sync::Arc::new(std::sync::Mutex::new(feed(
+        &key,
+        "2026-12-05T00:00:00Z",
+        &["unilim"],
+    )));
+    let (port, _root) = feed_server(
+        body,
+        std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+    )
+    .await;
+    // System roots only: the self-signed feed server is not trusted.
+    let fetcher = Fetcher::new(None, Duration::from_secs(5), 1024 * 1024).unwrap();
+    let src = |url: String, fetcher: Fetcher| Source {
+        name: "renater".into(),
+        location: Location::Url { url, fetcher },
+        pinned: PinnedCerts::from_pem(&key.cert_pem).unwrap(),
+        max_validity: Duration::from_secs(60 * 86_400),
+    };
+    let fed = Federation::new(
+        vec![src(
+            format!("https://localhost:{port}/m.xml"),
+            fetcher.clone(),
+        )],
+        None,
+    )
+    .unwrap();
+    let statuses = fed.refresh(at("2026-11-28T00:00:00Z")).await;
+    assert!(statuses[0].error.is_some());
+    assert!(fed.snapshot().idps.is_empty());
+    let fed = Federation::new(
+        vec![src("http://feeds.example/m.xml".into(), fetcher)],
+        None,
+    )
+    .unwrap();
+    let statuses = fed.refresh(at("2026-11-28T00:00:00Z")).await;
+    assert!(
+        statuses[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("must be https"),
+        "{statuses:?}"
+    );
 }
