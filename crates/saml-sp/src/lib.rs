@@ -21,7 +21,7 @@
 //! - [`attributes`]: the one table of attribute names (OIDs) we request and read.
 //! - [`types`]: protocol values as types ([`types::EntityId`], [`types::Scope`]).
 //!
-//! Still to come (issue #3): the dev IdP and interoperability tests with pysaml2.
+//! Still to come (issue #3): interoperability tests with pysaml2.
 //!
 //! What this crate must never do: trust a signature it did not verify with a pinned or
 //! metadata key, or read a byte of an assertion that the verifier did not cover.
