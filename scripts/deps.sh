@@ -12,7 +12,9 @@ purpose="${1:-test}"
 # libxmlsec1-dev for samael's XML signatures (SAML, issue #3); redis-server for tests.
 packages=(build-essential pkg-config libclang-dev libxmlsec1-dev libxml2-dev libssl-dev)
 case "$purpose" in
-  test|ci) packages+=(redis-server) ;;
+  # redis-server: store tests; xmlsec1 + python3-venv: pysaml2, the independent SAML IdP
+  # the interoperability tests install from PyPI into target/pysaml2-venv.
+  test|ci) packages+=(redis-server xmlsec1 python3 python3-venv) ;;
   demo) ;;
   *) echo "usage: $0 [demo|test|ci]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,227 @@
+//! Interoperability with an independent IdP: pysaml2 (from PyPI, installed by this test
+//! into `target/pysaml2-venv`; it signs and encrypts through the `xmlsec1` binary) answers
+//! our AuthnRequests for our own SP metadata — signed response, signed assertion only, and
+//! assertions encrypted with AES-128/256 in CBC and GCM — and our ACS accepts every answer
+//! with the right identity. pysaml2's default RSA-SHA1 signature is refused.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use passerelle_saml_sp::acs::{AcsRequest, AcsSettings, SubjectSource, consume};
+use passerelle_saml_sp::federation::Snapshot;
+use passerelle_saml_sp::metadata::{ParseOptions, parse};
+use passerelle_saml_sp::sp::request::LoginOptions;
+use passerelle_saml_sp::sp::{Contact, KeyPair, ServiceProvider, SpConfig};
+use passerelle_store::Store;
+use passerelle_testkit::redis::redis_url;
+use time::OffsetDateTime;
+
+const IDP: &str = "https://idp.pysaml2.test/idp";
+
+/// The virtualenv with pysaml2, made once per target directory.
+fn python() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/pysaml2-venv");
+    let python = venv.join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import saml2"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(
+            made.success(),
+            "python3 -m venv failed: run scripts/deps.sh (python3-venv)"
+        );
+        let pip = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "pysaml2==7.5.5"])
+            .status()
+            .unwrap();
+        assert!(
+            pip.success(),
+            "pip install pysaml2 failed (PyPI unreachable?)"
+        );
+    }
+    assert!(
+        std::path::Path::new("/usr/bin/xmlsec1").exists(),
+        "pysaml2 needs the xmlsec1 binary: run scripts/deps.sh (Debian package xmlsec1)"
+    );
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pysaml2_answers_in_every_supported_form_are_accepted() {
+    let python = python();
+    let dir = std::env::temp_dir().join(support::unique("pysaml2"));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let sp_key = support::sign::rsa_key();
+    let pair = || KeyPair::from_pem(sp_key.key_pem.as_bytes(), sp_key.cert_pem.as_bytes()).unwrap();
+    let sp = ServiceProvider::new(
+        SpConfig {
+            entity_id: support::respond::SP.into(),
+            acs_url: support::respond::ACS.into(),
+            name_fr: "Connexion UNESS".into(),
+            name_en: "UNESS login".into(),
+            description_fr: "d".into(),
+            description_en: "d".into(),
+            information_url: "https://www.uness.fr/".into(),
+            privacy_url: "https://www.uness.fr/p".into(),
+            organization_name: "UNESS".into(),
+            organization_url: "https://www.uness.fr/".into(),
+            contacts: vec![Contact {
+                kind: "technical".into(),
+                name: "t".into(),
+                email: "t@uness.fr".into(),
+            }],
+            request_ttl_secs: 600,
+        },
+        pair(),
+        pair(),
+    )
+    .unwrap();
+    let sp_metadata = dir.join("sp.xml");
+    std::fs::write(&sp_metadata, sp.metadata_xml()).unwrap();
+
+    let idp_key = support::sign::rsa_key();
+    let (key_path, cert_path) = (dir.join("idp.key"), dir.join("idp.crt"));
+    std::fs::write(&key_path, &idp_key.key_pem).unwrap();
+    std::fs::write(&cert_path, &idp_key.cert_pem).unwrap();
+    let xml = support::aggregate(
+        "2099-01-01T00:00:00Z",
+        &support::idp(
+            IDP,
+            "Université pysaml2",
+            "pysaml2 University",
+            "pysaml2.test",
+        ),
+    );
+    let mut idp = parse(&xml, ParseOptions::default()).unwrap().idps.remove(0);
+    idp.signing_certs = vec![idp_key.cert_der()];
+    let snapshot = Snapshot::from_idps(vec![idp.clone()]);
+    let redis = redis_url().unwrap();
+    let store = Store::open(&redis.url(), &support::unique("py")).unwrap();
+
+    let run = |mode: &str, request_id: &str| {
+        let out = Command::new(&python)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pysaml2/idp.py"))
+            .arg(&sp_metadata)
+            .arg(&key_path)
+            .arg(&cert_path)
+            .arg(request_id)
+            .arg(mode)
+            .arg(support::respond::SP)
+            .arg(support::respond::ACS)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pysaml2 {mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    // pysaml2's default signature algorithm is RSA-SHA1: refused.
+    let login = sp
+        .start_login(
+            &store,
+            &idp,
+            LoginOptions::default(),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    let body = run("sha1-default", &login.request_id);
+    let input = AcsRequest {
+        saml_response: &body,
+        relay_state: Some(&login.relay_state),
+    };
+    let err = consume(
+        &sp,
+        &snapshot,
+        &store,
+        input,
+        &AcsSettings::default(),
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            passerelle_saml_sp::Error::Rejected(passerelle_saml_sp::acs::Rejection::BadSignature(
+                _
+            ))
+        ),
+        "{err:?}"
+    );
+
+    let modes = [
+        "signed-response",
+        "signed-assertion",
+        "enc-aes128-cbc",
+        "enc-aes256-cbc",
+        "enc-aes128-gcm",
+        "enc-aes256-gcm",
+    ];
+    for mode in modes {
+        let login = sp
+            .start_login(
+                &store,
+                &idp,
+                LoginOptions {
+                    force_authn: false,
+                    flow: mode.into(),
+                },
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+        let body = run(mode, &login.request_id);
+        let input = AcsRequest {
+            saml_response: &body,
+            relay_state: Some(&login.relay_state),
+        };
+        let id = consume(
+            &sp,
+            &snapshot,
+            &store,
+            input,
+            &AcsSettings::default(),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{mode}: {e:?}"));
+        assert_eq!(
+            (id.subject.as_str(), id.subject_source),
+            ("pysaml2-persistent-4711", SubjectSource::PersistentNameId),
+            "{mode}"
+        );
+        assert_eq!(
+            id.mail.as_deref(),
+            Some("camille.dupont@etu.pysaml2.test"),
+            "{mode}"
+        );
+        assert_eq!(id.given_name.as_deref(), Some("Camille"), "{mode}");
+        assert_eq!(
+            id.principal_name.as_deref(),
+            Some("cdupont@pysaml2.test"),
+            "{mode}"
+        );
+        assert_eq!(id.flow, mode);
+    }
+}
