@@ -369,8 +369,18 @@ impl Federation {
         statuses
     }
 
-    /// Refreshes forever: every `interval` after a success, and with doubling back-off
-    /// (from 30 s, capped at `interval`) after a failure. Never blocks readers.
+    /// The shortest `cacheDuration` among the feeds held.
+    fn shortest_cache_duration(&self) -> Option<Duration> {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.iter()
+            .flatten()
+            .filter_map(|h| h.aggregate.cache_duration)
+            .min()
+    }
+
+    /// Refreshes forever: every `interval` (or sooner when a feed's `cacheDuration` asks,
+    /// never below a minute) after a success, and with doubling back-off (from 30 s, capped
+    /// at `interval`) after a failure. Never blocks readers.
     pub fn spawn_refresher(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut backoff = Duration::from_secs(30);
@@ -383,7 +393,10 @@ impl Federation {
                     w
                 } else {
                     backoff = Duration::from_secs(30);
-                    interval
+                    // A feed's cacheDuration may ask for sooner (never below a minute).
+                    let floor = interval.min(Duration::from_secs(60));
+                    self.shortest_cache_duration()
+                        .map_or(interval, |c| c.min(interval).max(floor))
                 };
                 tokio::time::sleep(wait).await;
             }

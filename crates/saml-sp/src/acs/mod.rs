@@ -174,9 +174,10 @@ pub async fn consume(
     settings: &AcsSettings,
     now: OffsetDateTime,
 ) -> Result<Identity, Error> {
-    let result = check(sp, federation, store, input, settings, now).await;
+    let mut issuer = None;
+    let result = check(sp, federation, store, input, settings, now, &mut issuer).await;
     if let Err(Error::Rejected(r)) = &result {
-        tracing::warn!(reason = %r, "SAML response rejected");
+        tracing::warn!(idp = issuer.as_deref().unwrap_or("-"), reason = %r, "SAML response rejected");
     }
     result
 }
@@ -188,6 +189,7 @@ async fn check(
     input: AcsRequest<'_>,
     settings: &AcsSettings,
     now: OffsetDateTime,
+    issuer_seen: &mut Option<String>,
 ) -> Result<Identity, Error> {
     if input.saml_response.len() > settings.max_response_bytes {
         return Err(reject(Rejection::TooLarge));
@@ -218,6 +220,7 @@ async fn check(
     let issuer = peeked
         .issuer
         .ok_or_else(|| reject(Rejection::Malformed("no Issuer".into())))?;
+    *issuer_seen = Some(issuer.clone());
     let idp = federation
         .idp(&issuer)
         .ok_or_else(|| reject(Rejection::UnknownIdp(issuer.clone())))?;
