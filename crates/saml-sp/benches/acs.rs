@@ -20,7 +20,6 @@ use passerelle_saml_sp::acs::{AcsRequest, AcsSettings, consume};
 use passerelle_saml_sp::federation::Snapshot;
 use passerelle_saml_sp::metadata::{ParseOptions, parse};
 use passerelle_saml_sp::sp::request::LoginOptions;
-use passerelle_saml_sp::sp::{Contact, KeyPair, ServiceProvider, SpConfig};
 use passerelle_store::Store;
 use support::respond::{AES128_GCM, RSA_OAEP_MGF1P, Resp};
 use time::OffsetDateTime;
@@ -31,30 +30,7 @@ fn acs(c: &mut Criterion) {
         .build()
         .unwrap();
     let sp_key = support::sign::rsa_key();
-    let pair = || KeyPair::from_pem(sp_key.key_pem.as_bytes(), sp_key.cert_pem.as_bytes()).unwrap();
-    let sp = ServiceProvider::new(
-        SpConfig {
-            entity_id: support::respond::SP.into(),
-            acs_url: support::respond::ACS.into(),
-            name_fr: "n".into(),
-            name_en: "n".into(),
-            description_fr: "d".into(),
-            description_en: "d".into(),
-            information_url: "https://x.fr/".into(),
-            privacy_url: "https://x.fr/p".into(),
-            organization_name: "o".into(),
-            organization_url: "https://x.fr/".into(),
-            contacts: vec![Contact {
-                kind: "technical".into(),
-                name: "t".into(),
-                email: "t@x.fr".into(),
-            }],
-            request_ttl_secs: 3600,
-        },
-        pair(),
-        pair(),
-    )
-    .unwrap();
+    let sp = support::service_provider(&sp_key);
     let idp_key = support::sign::rsa_key();
     let xml = support::aggregate(
         "2099-01-01T00:00:00Z",

@@ -17,11 +17,11 @@ use passerelle_saml_sp::acs::{
 };
 use passerelle_saml_sp::federation::Snapshot;
 use passerelle_saml_sp::metadata::{ParseOptions, parse};
+use passerelle_saml_sp::sp::ServiceProvider;
 use passerelle_saml_sp::sp::request::{LoginOptions, LoginRedirect};
-use passerelle_saml_sp::sp::{Contact, KeyPair, ServiceProvider, SpConfig};
 use passerelle_store::Store;
 use passerelle_testkit::redis::{TestRedis, redis_url};
-use support::respond::{ACS, Resp, SP};
+use support::respond::Resp;
 use support::sign::{RSA_SHA1, TestKey, ecdsa_key, rsa_key};
 use time::OffsetDateTime;
 
@@ -34,27 +34,7 @@ struct World {
 }
 
 fn sp() -> ServiceProvider {
-    let k = rsa_key();
-    let pair = || KeyPair::from_pem(k.key_pem.as_bytes(), k.cert_pem.as_bytes()).unwrap();
-    let config = SpConfig {
-        entity_id: SP.into(),
-        acs_url: ACS.into(),
-        name_fr: "Connexion UNESS".into(),
-        name_en: "UNESS login".into(),
-        description_fr: "d".into(),
-        description_en: "d".into(),
-        information_url: "https://www.uness.fr/".into(),
-        privacy_url: "https://www.uness.fr/p".into(),
-        organization_name: "UNESS".into(),
-        organization_url: "https://www.uness.fr/".into(),
-        contacts: vec![Contact {
-            kind: "technical".into(),
-            name: "t".into(),
-            email: "t@uness.fr".into(),
-        }],
-        request_ttl_secs: 600,
-    };
-    ServiceProvider::new(config, pair(), pair()).unwrap()
+    support::service_provider(&rsa_key())
 }
 
 fn world_with(idp_key: TestKey) -> World {
@@ -509,8 +489,6 @@ mod encrypted {
 fn world_with_sp_cert() -> (World, String) {
     let mut w = world();
     let k = rsa_key();
-    let pair = || KeyPair::from_pem(k.key_pem.as_bytes(), k.cert_pem.as_bytes()).unwrap();
-    let config = w.sp.config().clone();
-    w.sp = ServiceProvider::new(config, pair(), pair()).unwrap();
+    w.sp = support::service_provider(&k);
     (w, k.cert_pem.clone())
 }

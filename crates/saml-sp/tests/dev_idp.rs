@@ -17,8 +17,8 @@ use passerelle_dev_idp::{DevIdp, DevIdpConfig, DevUser};
 use passerelle_saml_sp::acs::{AcsRequest, AcsSettings, consume};
 use passerelle_saml_sp::federation::Snapshot;
 use passerelle_saml_sp::metadata::{ParseOptions, parse};
+use passerelle_saml_sp::sp::ServiceProvider;
 use passerelle_saml_sp::sp::request::LoginOptions;
-use passerelle_saml_sp::sp::{Contact, KeyPair, ServiceProvider, SpConfig};
 use passerelle_store::Store;
 use passerelle_testkit::redis::redis_url;
 use time::OffsetDateTime;
@@ -27,26 +27,7 @@ use tower::ServiceExt as _;
 const BASE: &str = "http://127.0.0.1:8080/dev-idp";
 
 fn sp(key: &support::sign::TestKey) -> ServiceProvider {
-    let pair = || KeyPair::from_pem(key.key_pem.as_bytes(), key.cert_pem.as_bytes()).unwrap();
-    let config = SpConfig {
-        entity_id: support::respond::SP.into(),
-        acs_url: support::respond::ACS.into(),
-        name_fr: "Connexion UNESS".into(),
-        name_en: "UNESS login".into(),
-        description_fr: "d".into(),
-        description_en: "d".into(),
-        information_url: "https://www.uness.fr/".into(),
-        privacy_url: "https://www.uness.fr/p".into(),
-        organization_name: "UNESS".into(),
-        organization_url: "https://www.uness.fr/".into(),
-        contacts: vec![Contact {
-            kind: "technical".into(),
-            name: "t".into(),
-            email: "t@uness.fr".into(),
-        }],
-        request_ttl_secs: 600,
-    };
-    ServiceProvider::new(config, pair(), pair()).unwrap()
+    support::service_provider(key)
 }
 
 async fn body_text(response: axum::response::Response) -> String {

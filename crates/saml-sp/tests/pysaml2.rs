@@ -20,7 +20,6 @@ use passerelle_saml_sp::acs::{AcsRequest, AcsSettings, SubjectSource, consume};
 use passerelle_saml_sp::federation::Snapshot;
 use passerelle_saml_sp::metadata::{ParseOptions, parse};
 use passerelle_saml_sp::sp::request::LoginOptions;
-use passerelle_saml_sp::sp::{Contact, KeyPair, ServiceProvider, SpConfig};
 use passerelle_store::Store;
 use passerelle_testkit::redis::redis_url;
 use time::OffsetDateTime;
@@ -69,30 +68,7 @@ async fn pysaml2_answers_in_every_supported_form_are_accepted() {
     std::fs::create_dir_all(&dir).unwrap();
 
     let sp_key = support::sign::rsa_key();
-    let pair = || KeyPair::from_pem(sp_key.key_pem.as_bytes(), sp_key.cert_pem.as_bytes()).unwrap();
-    let sp = ServiceProvider::new(
-        SpConfig {
-            entity_id: support::respond::SP.into(),
-            acs_url: support::respond::ACS.into(),
-            name_fr: "Connexion UNESS".into(),
-            name_en: "UNESS login".into(),
-            description_fr: "d".into(),
-            description_en: "d".into(),
-            information_url: "https://www.uness.fr/".into(),
-            privacy_url: "https://www.uness.fr/p".into(),
-            organization_name: "UNESS".into(),
-            organization_url: "https://www.uness.fr/".into(),
-            contacts: vec![Contact {
-                kind: "technical".into(),
-                name: "t".into(),
-                email: "t@uness.fr".into(),
-            }],
-            request_ttl_secs: 600,
-        },
-        pair(),
-        pair(),
-    )
-    .unwrap();
+    let sp = support::service_provider(&sp_key);
     let sp_metadata = dir.join("sp.xml");
     std::fs::write(&sp_metadata, sp.metadata_xml()).unwrap();
 

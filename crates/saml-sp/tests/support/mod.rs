@@ -85,3 +85,34 @@ pub fn unique(label: &str) -> String {
         .as_nanos();
     format!("{label}-{}-{n}", std::process::id())
 }
+
+/// The SP configuration the ACS tests use (entityID and ACS of `respond`).
+pub fn sp_config() -> passerelle_saml_sp::sp::SpConfig {
+    passerelle_saml_sp::sp::SpConfig {
+        entity_id: respond::SP.into(),
+        acs_url: respond::ACS.into(),
+        name_fr: "Connexion UNESS".into(),
+        name_en: "UNESS login".into(),
+        description_fr: "Connexion aux services de l'UNESS".into(),
+        description_en: "Sign-in to UNESS services".into(),
+        information_url: "https://www.uness.fr/".into(),
+        privacy_url: "https://www.uness.fr/confidentialite".into(),
+        organization_name: "UNESS".into(),
+        organization_url: "https://www.uness.fr/".into(),
+        contacts: vec![passerelle_saml_sp::sp::Contact {
+            kind: "technical".into(),
+            name: "Équipe technique".into(),
+            email: "tech@uness.fr".into(),
+        }],
+        request_ttl_secs: 600,
+    }
+}
+
+/// A service provider signing and decrypting with `key`.
+pub fn service_provider(key: &sign::TestKey) -> passerelle_saml_sp::sp::ServiceProvider {
+    let pair = || {
+        passerelle_saml_sp::sp::KeyPair::from_pem(key.key_pem.as_bytes(), key.cert_pem.as_bytes())
+            .unwrap()
+    };
+    passerelle_saml_sp::sp::ServiceProvider::new(sp_config(), pair(), pair()).unwrap()
+}
