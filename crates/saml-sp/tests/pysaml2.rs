@@ -112,30 +112,34 @@ async fn pysaml2_answers_in_every_supported_form_are_accepted() {
     };
 
     // pysaml2's default signature algorithm is RSA-SHA1: refused.
-    let login = sp
-        .start_login(
-            &store,
-            &idp,
-            LoginOptions::default(),
-            OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
-    let body = run("sha1-default", &login.request_id);
-    let input = AcsRequest {
-        saml_response: &body,
-        relay_state: Some(&login.relay_state),
+    let answer = |mode: &'static str| {
+        let (sp, idp, store, snapshot, run) = (&sp, &idp, &store, &snapshot, &run);
+        async move {
+            let options = LoginOptions {
+                force_authn: false,
+                flow: mode.into(),
+            };
+            let login = sp
+                .start_login(store, idp, options, OffsetDateTime::now_utc())
+                .await
+                .unwrap();
+            let body = run(mode, &login.request_id);
+            let input = AcsRequest {
+                saml_response: &body,
+                relay_state: Some(&login.relay_state),
+            };
+            consume(
+                sp,
+                snapshot,
+                store,
+                input,
+                &AcsSettings::default(),
+                OffsetDateTime::now_utc(),
+            )
+            .await
+        }
     };
-    let err = consume(
-        &sp,
-        &snapshot,
-        &store,
-        input,
-        &AcsSettings::default(),
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap_err();
+    let err = answer("sha1-default").await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -155,33 +159,9 @@ async fn pysaml2_answers_in_every_supported_form_are_accepted() {
         "enc-aes256-gcm",
     ];
     for mode in modes {
-        let login = sp
-            .start_login(
-                &store,
-                &idp,
-                LoginOptions {
-                    force_authn: false,
-                    flow: mode.into(),
-                },
-                OffsetDateTime::now_utc(),
-            )
+        let id = answer(mode)
             .await
-            .unwrap();
-        let body = run(mode, &login.request_id);
-        let input = AcsRequest {
-            saml_response: &body,
-            relay_state: Some(&login.relay_state),
-        };
-        let id = consume(
-            &sp,
-            &snapshot,
-            &store,
-            input,
-            &AcsSettings::default(),
-            OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{mode}: {e:?}"));
+            .unwrap_or_else(|e| panic!("{mode}: {e:?}"));
         assert_eq!(
             (id.subject.as_str(), id.subject_source),
             ("pysaml2-persistent-4711", SubjectSource::PersistentNameId),
