@@ -1,8 +1,37 @@
 //! `passerelle-oidc-provider` — the OpenID Connect provider that faces the UNESS apps.
 //!
-//! It will hold relying parties, signing keys, the authorization, token, userinfo,
-//! revocation, introspection and logout logic. It knows nothing of accounts or pages: the
-//! server hands it an authenticated subject and claims. It must never redirect to a
-//! redirect URI it has not matched exactly against the client's registration.
+//! Map of the crate:
+//! - [`types`]: protocol values (client id, redirect URI, scopes, PKCE, `amr`) parsed once.
+//! - [`client`]: relying parties from configuration, validated at start-up.
+//! - [`keys`]: EdDSA, ES256 and RS256 signing keys, sealed in the store, rotated with overlap.
+//! - [`provider`]: settings, the [`Authentication`] the server hands over, ID tokens.
+//! - [`authorize`]: the authorization request's checks and its pending state in the store.
+//! - [`token`]: client authentication, code and refresh grants, revocation, introspection.
+//! - [`endpoints`]: discovery, JWKS, token, userinfo, revoke, introspect as an axum router.
+//! - [`jwt`]: compact JWS for RFC 9068 access tokens.
 //!
-//! Not built yet: see issue #4.
+//! It knows nothing of accounts or pages: the server hands it an authenticated subject and
+//! claims, and renders what [`Authorize`] says. It must never redirect to a redirect URI it
+//! has not matched exactly against the client's registration, never accept a code or a
+//! refresh token twice, and never put a secret or a private key in a log or an error.
+
+pub mod authorize;
+pub mod client;
+pub mod endpoints;
+pub mod error;
+pub mod jwt;
+pub mod keys;
+pub mod provider;
+pub mod token;
+pub mod types;
+
+pub use authorize::{Authorize, PendingAuthorization, Prompt};
+pub use client::{
+    AuthMethod, Client, ClientConfig, Registry, SubjectType, generate_secret, hash_secret,
+};
+pub use endpoints::{discovery_document, router};
+pub use error::{Error, ErrorCode, OAuthError};
+pub use keys::{Keys, SigningAlg, SigningKey};
+pub use provider::{ACADEMIC_SCOPE, Authentication, Provider, Settings, UserClaims, unix_now};
+pub use token::{ClientCredentials, TokenResponse};
+pub use types::Amr;

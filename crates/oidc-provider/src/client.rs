@@ -1,0 +1,408 @@
+//! Relying parties: their registration as written in configuration ([`ClientConfig`]),
+//! checked once at start-up into a [`Client`], and the [`Registry`] that finds them.
+//!
+//! Client secrets are generated (256 random bits) and only their SHA-256 digest is
+//! configured: a high-entropy secret needs no slow hash, and the digest is compared in
+//! constant time. A registry never holds an invalid client: a bad field is a start-up error
+//! naming the client and the field.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::Error;
+use crate::keys::SigningAlg;
+use crate::types::{ClientId, RedirectUri, Scopes};
+
+/// How a client authenticates at the token, revocation and introspection endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with the client secret.
+    ClientSecretBasic,
+    /// `client_id` + `client_secret` in the form body.
+    ClientSecretPost,
+    /// A public client (PKCE required, no secret).
+    None,
+}
+
+impl AuthMethod {
+    /// The discovery / registration name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+}
+
+/// How subjects are presented to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    /// The account's stable public subject.
+    #[default]
+    Public,
+    /// A per-sector pseudonym.
+    Pairwise,
+}
+
+/// A relying party as written in configuration (`[[oidc.clients]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The client id.
+    pub client_id: String,
+    /// A display name (logs, consent-free pages).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `sha256:` + base64url digest of the secret (see [`hash_secret`]); absent for public
+    /// clients.
+    #[serde(default)]
+    pub secret_hash: Option<String>,
+    /// Token endpoint authentication; defaults to `client_secret_basic` with a secret,
+    /// `none` without.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes the client may receive; defaults to `openid email profile`.
+    #[serde(default)]
+    pub scopes: Option<String>,
+    /// `public` (default) or `pairwise`.
+    #[serde(default)]
+    pub subject_type: SubjectType,
+    /// The pairwise sector; defaults to the host of the redirect URIs (which must agree).
+    #[serde(default)]
+    pub sector_identifier: Option<String>,
+    /// Back-channel logout endpoint.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// ID token signing algorithm: `RS256` (the OIDC default), `ES256` or `EdDSA`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
+    /// Access token lifetime override, seconds.
+    #[serde(default)]
+    pub access_token_lifetime: Option<u64>,
+    /// Whether the client gets refresh tokens (default true).
+    #[serde(default)]
+    pub refresh_tokens: Option<bool>,
+}
+
+/// A validated relying party.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The id.
+    pub id: ClientId,
+    /// Display name.
+    pub name: String,
+    secret_digest: Option<[u8; 32]>,
+    /// Registered authentication method.
+    pub auth_method: AuthMethod,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// Scopes it may receive.
+    pub allowed_scopes: Scopes,
+    /// Public or pairwise subjects.
+    pub subject_type: SubjectType,
+    /// Pairwise sector.
+    pub sector: String,
+    /// Back-channel logout endpoint.
+    pub backchannel_logout_uri: Option<url::Url>,
+    /// ID token algorithm.
+    pub id_token_alg: SigningAlg,
+    /// Access token lifetime override, seconds.
+    pub access_token_lifetime: Option<u64>,
+    /// Whether refresh tokens are issued.
+    pub refresh_tokens: bool,
+}
+
+impl Client {
+    /// Checks a registration.
+    ///
+    /// # Errors
+    /// [`Error::Client`] naming the field.
+    pub fn from_config(c: &ClientConfig) -> Result<Self, Error> {
+        let err = |field: &'static str, reason: String| Error::Client {
+            client: c.client_id.clone(),
+            field,
+            reason,
+        };
+        let id = ClientId::parse(&c.client_id).map_err(|e| err("client_id", e.0))?;
+        let secret_digest = c
+            .secret_hash
+            .as_deref()
+            .map(parse_secret_hash)
+            .transpose()
+            .map_err(|e| err("secret_hash", e))?;
+        let auth_method = match (c.token_endpoint_auth_method, secret_digest.is_some()) {
+            (None, true) => AuthMethod::ClientSecretBasic,
+            (None, false) => AuthMethod::None,
+            (Some(AuthMethod::None), true) => {
+                return Err(err(
+                    "secret_hash",
+                    "a public client (token_endpoint_auth_method = \"none\") has no secret".into(),
+                ));
+            }
+            (Some(m @ (AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)), false) => {
+                return Err(err(
+                    "secret_hash",
+                    format!("{} needs a secret_hash", m.as_str()),
+                ));
+            }
+            (Some(m), _) => m,
+        };
+        if c.redirect_uris.is_empty() {
+            return Err(err("redirect_uris", "at least one is required".into()));
+        }
+        let redirect_uris = c
+            .redirect_uris
+            .iter()
+            .map(|u| RedirectUri::parse(u).map_err(|e| err("redirect_uris", format!("{u}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let post_logout_redirect_uris = c
+            .post_logout_redirect_uris
+            .iter()
+            .map(|u| {
+                RedirectUri::parse(u)
+                    .map_err(|e| err("post_logout_redirect_uris", format!("{u}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let allowed_scopes = Scopes::parse(c.scopes.as_deref().unwrap_or("openid email profile"))
+            .map_err(|e| err("scopes", e.0))?;
+        if !allowed_scopes.contains("openid") {
+            return Err(err("scopes", "must include openid".into()));
+        }
+        let sector = match &c.sector_identifier {
+            Some(s) if !s.trim().is_empty() => s.trim().to_owned(),
+            Some(_) => return Err(err("sector_identifier", "must not be empty".into())),
+            None => {
+                let hosts: std::collections::BTreeSet<String> =
+                    redirect_uris.iter().map(RedirectUri::host).collect();
+                if c.subject_type == SubjectType::Pairwise && hosts.len() > 1 {
+                    return Err(err(
+                        "sector_identifier",
+                        "pairwise subjects with redirect URIs on several hosts need a sector_identifier".into(),
+                    ));
+                }
+                hosts.into_iter().next().unwrap_or_default()
+            }
+        };
+        let backchannel_logout_uri = c
+            .backchannel_logout_uri
+            .as_deref()
+            .map(|u| {
+                RedirectUri::parse(u)
+                    .map_err(|e| err("backchannel_logout_uri", format!("{u}: {e}")))
+                    .and_then(|r| {
+                        url::Url::parse(r.as_str())
+                            .map_err(|e| err("backchannel_logout_uri", e.to_string()))
+                    })
+            })
+            .transpose()?;
+        let id_token_alg = match c.id_token_signed_response_alg.as_deref() {
+            None => SigningAlg::Rs256,
+            Some(a) => SigningAlg::parse(a).ok_or_else(|| {
+                err(
+                    "id_token_signed_response_alg",
+                    format!("{a:?} is not one of RS256, ES256, EdDSA"),
+                )
+            })?,
+        };
+        if c.access_token_lifetime == Some(0) {
+            return Err(err("access_token_lifetime", "must be positive".into()));
+        }
+        Ok(Self {
+            name: c.name.clone().unwrap_or_else(|| id.to_string()),
+            id,
+            secret_digest,
+            auth_method,
+            redirect_uris,
+            post_logout_redirect_uris,
+            allowed_scopes,
+            subject_type: c.subject_type,
+            sector,
+            backchannel_logout_uri,
+            id_token_alg,
+            access_token_lifetime: c.access_token_lifetime,
+            refresh_tokens: c.refresh_tokens.unwrap_or(true),
+        })
+    }
+
+    /// Whether `secret` is this client's (constant time; always false for public clients).
+    #[must_use]
+    pub fn secret_matches(&self, secret: &str) -> bool {
+        let given: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        self.secret_digest
+            .is_some_and(|d| bool::from(d.as_slice().ct_eq(given.as_slice())))
+    }
+
+    /// Whether this is a public client.
+    #[must_use]
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+
+    /// The registered redirect URI equal to `given`, byte for byte.
+    #[must_use]
+    pub fn redirect_uri(&self, given: &str) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|r| r.as_str() == given)
+    }
+}
+
+fn parse_secret_hash(s: &str) -> Result<[u8; 32], String> {
+    let b64 = s
+        .strip_prefix("sha256:")
+        .ok_or("must start with \"sha256:\" (generate it with `passerelle clients add`)")?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|e| format!("not base64url: {e}"))?;
+    bytes
+        .try_into()
+        .map_err(|_| "a SHA-256 digest has 32 bytes".to_owned())
+}
+
+/// The configuration form of a secret's digest: `sha256:` + base64url.
+#[must_use]
+pub fn hash_secret(secret: &str) -> String {
+    format!(
+        "sha256:{}",
+        URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+    )
+}
+
+/// A new client secret: 256 bits from the OS CSPRNG, base64url.
+///
+/// # Errors
+/// [`Error::Internal`] when the OS has no randomness to give.
+pub fn generate_secret() -> Result<String, Error> {
+    let mut buf = [0u8; 32];
+    getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("OS random source: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Every relying party, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    clients: Arc<HashMap<ClientId, Client>>,
+}
+
+impl Registry {
+    /// Validates every registration; a duplicate id is an error.
+    ///
+    /// # Errors
+    /// [`Error::Client`] for the first bad registration.
+    pub fn new(configs: &[ClientConfig]) -> Result<Self, Error> {
+        let mut map = HashMap::new();
+        for c in configs {
+            let client = Client::from_config(c)?;
+            if map.contains_key(&client.id) {
+                return Err(Error::Client {
+                    client: c.client_id.clone(),
+                    field: "client_id",
+                    reason: "registered twice".into(),
+                });
+            }
+            map.insert(client.id.clone(), client);
+        }
+        Ok(Self {
+            clients: Arc::new(map),
+        })
+    }
+
+    /// The client with this id (unparsed input is fine: unknown is `None`).
+    #[must_use]
+    pub fn get(&self, id: &str) -> Option<&Client> {
+        ClientId::parse(id)
+            .ok()
+            .and_then(|id| self.clients.get(&id))
+    }
+
+    /// Every client.
+    pub fn iter(&self) -> impl Iterator<Item = &Client> {
+        self.clients.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::*;
+
+    fn config() -> ClientConfig {
+        ClientConfig {
+            client_id: "cockpit".into(),
+            name: None,
+            secret_hash: Some(hash_secret("s3cret")),
+            token_endpoint_auth_method: None,
+            redirect_uris: vec!["https://cockpit.uness.fr/cb".into()],
+            post_logout_redirect_uris: vec![],
+            scopes: None,
+            subject_type: SubjectType::Public,
+            sector_identifier: None,
+            backchannel_logout_uri: None,
+            id_token_signed_response_alg: None,
+            access_token_lifetime: None,
+            refresh_tokens: None,
+        }
+    }
+
+    #[test]
+    fn a_registered_secret_matches_only_itself() {
+        let c = Client::from_config(&config()).unwrap();
+        assert_eq!(c.auth_method, AuthMethod::ClientSecretBasic);
+        assert!(c.secret_matches("s3cret"));
+        assert!(!c.secret_matches("s3cret "));
+        assert!(!c.secret_matches(""));
+    }
+
+    #[test]
+    fn invalid_registrations_name_the_client_and_the_field() {
+        let mut c = config();
+        c.redirect_uris = vec!["http://cockpit.uness.fr/cb".into()];
+        let e = Client::from_config(&c).unwrap_err().to_string();
+        assert!(e.contains("cockpit") && e.contains("redirect_uris"), "{e}");
+
+        let mut c = config();
+        c.secret_hash = Some("plain".into());
+        let e = Client::from_config(&c).unwrap_err().to_string();
+        assert!(e.contains("secret_hash"), "{e}");
+
+        let mut c = config();
+        c.id_token_signed_response_alg = Some("none".into());
+        let e = Client::from_config(&c).unwrap_err().to_string();
+        assert!(e.contains("id_token_signed_response_alg"), "{e}");
+
+        let e = Registry::new(&[config(), config()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("registered twice"), "{e}");
+    }
+
+    #[test]
+    fn redirect_uri_matching_is_byte_exact() {
+        let c = Client::from_config(&config()).unwrap();
+        assert!(c.redirect_uri("https://cockpit.uness.fr/cb").is_some());
+        for wrong in [
+            "https://cockpit.uness.fr/cb/",
+            "https://cockpit.uness.fr/cb?x=1",
+            "https://COCKPIT.uness.fr/cb",
+            "http://cockpit.uness.fr/cb",
+            "https://evil.example/cb",
+        ] {
+            assert!(c.redirect_uri(wrong).is_none(), "{wrong}");
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! The token endpoint's grants, client authentication, and the grant families that let a
+//! misuse revoke everything issued from one login.
+//!
+//! A code is taken from the store exactly once (GETDEL): of two concurrent redemptions
+//! one wins. A second use finds the "used" marker and revokes the family, so every access
+//! and refresh token issued from that code stops working. Refresh tokens are opaque,
+//! stored as SHA-256 digests, rotated on each use; an old one presented again revokes the
+//! family too. Access tokens are RFC 9068 JWTs carrying the family id (`gid`).
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use passerelle_store::{Expiry, Key};
+use serde::{Deserialize, Serialize};
+
+use crate::authorize::{CodeGrant, code_key, code_used_key, digest, random_token};
+use crate::client::{AuthMethod, Client};
+use crate::error::{Error, ErrorCode, OAuthError};
+use crate::jwt;
+use crate::keys::SigningAlg;
+use crate::provider::{Grant, Provider, unix_now};
+use crate::types::CodeVerifier;
+
+/// What the client sent to authenticate, before it is checked.
+#[derive(Debug, Default, Clone)]
+pub struct ClientCredentials {
+    /// From the `Authorization: Basic` header.
+    pub basic: Option<(String, String)>,
+    /// `client_id` from the body.
+    pub body_id: Option<String>,
+    /// `client_secret` from the body.
+    pub body_secret: Option<String>,
+}
+
+impl ClientCredentials {
+    /// Reads an `Authorization` header value (Basic, form-encoded parts per RFC 6749
+    /// §2.3.1).
+    #[must_use]
+    pub fn parse_basic(header: &str) -> Option<(String, String)> {
+        let b64 = header
+            .strip_prefix("Basic ")
+            .or_else(|| header.strip_prefix("basic "))?;
+        let raw = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
+        let (id, secret) = raw.split_once(':')?;
+        let dec = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        Some((dec(id)?, dec(secret)?))
+    }
+}
+
+/// A successful token response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// RFC 9068 JWT.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Access token lifetime, seconds.
+    pub expires_in: u64,
+    /// The ID token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// The refresh token, when the client gets them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Granted scopes.
+    pub scope: String,
+}
+
+/// A grant family: every token issued from one code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Family {
+    pub grant: Grant,
+    pub revoked: bool,
+    pub absolute_expiry: i64,
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RefreshRecord {
+    family: String,
+}
+
+/// RFC 9068 access token claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub scope: String,
+    pub gid: String,
+    pub auth_time: i64,
+}
+
+pub(crate) fn family_key(fid: &str) -> Key {
+    Key::new("oidc-fam", fid)
+}
+fn refresh_key(fid: &str, digest: &str) -> Key {
+    Key::new("oidc-fam", fid).with("rt").with(digest)
+}
+fn refresh_used_key(fid: &str, digest: &str) -> Key {
+    Key::new("oidc-fam", fid).with("rt-used").with(digest)
+}
+
+fn err(code: ErrorCode, d: &str) -> OAuthError {
+    OAuthError::new(code, d)
+}
+
+impl Provider {
+    /// Authenticates the client by its registered method only.
+    ///
+    /// # Errors
+    /// `invalid_client` (or `invalid_request` when two methods are mixed).
+    pub fn authenticate_client(&self, creds: &ClientCredentials) -> Result<&Client, OAuthError> {
+        let bad = || err(ErrorCode::InvalidClient, "client authentication failed");
+        if creds.basic.is_some() && creds.body_secret.is_some() {
+            return Err(err(
+                ErrorCode::InvalidRequest,
+                "use one client authentication method",
+            ));
+        }
+        let id = match (&creds.basic, &creds.body_id) {
+            (Some((b, _)), Some(i)) if b != i => {
+                return Err(err(
+                    ErrorCode::InvalidRequest,
+                    "client_id does not match the credentials",
+                ));
+            }
+            (Some((b, _)), _) => b.as_str(),
+            (None, Some(i)) => i.as_str(),
+            (None, None) => return Err(bad()),
+        };
+        let client = self.clients.get(id).ok_or_else(bad)?;
+        let ok = match client.auth_method {
+            AuthMethod::ClientSecretBasic => creds
+                .basic
+                .as_ref()
+                .is_some_and(|(_, s)| client.secret_matches(s)),
+            AuthMethod::ClientSecretPost => {
+                creds.basic.is_none()
+                    && creds
+                        .body_secret
+                        .as_deref()
+                        .is_some_and(|s| client.secret_matches(s))
+            }
+            AuthMethod::None => creds.basic.is_none() && creds.body_secret.is_none(),
+        };
+        if ok { Ok(client) } else { Err(bad()) }
+    }
+
+    /// The token endpoint: `params` is the form body, `creds` the client's credentials.
+    ///
+    /// # Errors
+    /// An RFC 6749 error.
+    pub async fn token(
+        &self,
+        params: &[(String, String)],
+        creds: &ClientCredentials,
+    ) -> Result<TokenResponse, OAuthError> {
+        let get = |name: &str| -> Result<Option<&str>, OAuthError> {
+            let mut it = params.iter().filter(|(k, _)| k == name);
+            let first = it.next().map(|(_, v)| v.as_str());
+            if it.next().is_some() {
+                return Err(err(
+                    ErrorCode::InvalidRequest,
+                    &format!("parameter {name} is repeated"),
+                ));
+            }
+            Ok(first)
+        };
+        let client = self.authenticate_client(creds)?;
+        match get("grant_type")? {
+            Some("authorization_code") => {
+                let code = get("code")?
+                    .ok_or_else(|| err(ErrorCode::InvalidRequest, "code is required"))?;
+                let redirect = get("redirect_uri")?;
+                let verifier = get("code_verifier")?;
+                self.redeem_code(client, code, redirect, verifier).await
+            }
+            Some("refresh_token") => {
+                let rt = get("refresh_token")?
+                    .ok_or_else(|| err(ErrorCode::InvalidRequest, "refresh_token is required"))?;
+                self.refresh(client, rt, get("scope")?).await
+            }
+            Some(_) => Err(err(
+                ErrorCode::UnsupportedGrantType,
+                "supported: authorization_code, refresh_token",
+            )),
+            None => Err(err(ErrorCode::InvalidRequest, "grant_type is required")),
+        }
+    }
+
+    async fn redeem_code(
+        &self,
+        client: &Client,
+        code: &str,
+        redirect: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        if code.is_empty() || code.len() > 128 {
+            return Err(err(ErrorCode::InvalidGrant, "invalid code"));
+        }
+        let d = digest(code);
+        let Some(stored) = self.store.take::<CodeGrant>(&code_key(&d)).await? else {
+            // Used before? Then whatever it produced is revoked (RFC 6749 §4.1.2).
+            if let Some(fid) = self.store.get::<String>(&code_used_key(&d)).await? {
+                self.revoke_family(&fid).await?;
+                tracing::warn!(client = %client.id, "authorization code reused: grant revoked");
+            }
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "the code is invalid, expired or already used",
+            ));
+        };
+        let fid = random_token()?;
+        // Mark used first, so that a replay after this point revokes the family.
+        self.store
+            .set(
+                &code_used_key(&d),
+                &fid,
+                Expiry::After(Duration::from_secs(600)),
+            )
+            .await?;
+        if stored.grant.client_id != client.id.as_str() {
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "the code was issued to another client",
+            ));
+        }
+        if redirect != Some(stored.redirect_uri.as_str()) {
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        match (&stored.code_challenge, verifier) {
+            (Some(ch), Some(v)) => {
+                let v = CodeVerifier::parse(v).map_err(|e| err(ErrorCode::InvalidGrant, &e.0))?;
+                if !ch.is_met_by(&v) {
+                    return Err(err(
+                        ErrorCode::InvalidGrant,
+                        "code_verifier does not match the challenge",
+                    ));
+                }
+            }
+            (Some(_), None) => {
+                return Err(err(ErrorCode::InvalidGrant, "code_verifier is required"));
+            }
+            (None, Some(_)) => {
+                return Err(err(ErrorCode::InvalidGrant, "no code_challenge was sent"));
+            }
+            (None, None) => {}
+        }
+        let now = unix_now();
+        let absolute =
+            now.saturating_add(i64::try_from(self.settings.refresh_absolute).unwrap_or(i64::MAX));
+        let family = Family {
+            grant: stored.grant,
+            revoked: false,
+            absolute_expiry: absolute,
+        };
+        self.store
+            .set(
+                &family_key(&fid),
+                &family,
+                Expiry::After(Duration::from_secs(
+                    self.settings
+                        .refresh_absolute
+                        .max(self.settings.token_lifetime),
+                )),
+            )
+            .await?;
+        self.issue(client, &fid, &family, now, true).await
+    }
+
+    async fn refresh(
+        &self,
+        client: &Client,
+        token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let invalid = || {
+            err(
+                ErrorCode::InvalidGrant,
+                "the refresh token is invalid, expired or revoked",
+            )
+        };
+        let (fid, _) = token.split_once('.').ok_or_else(invalid)?;
+        if fid.len() != 43 || token.len() > 128 {
+            return Err(invalid());
+        }
+        let d = digest(token);
+        let Some(rec) = self
+            .store
+            .take::<RefreshRecord>(&refresh_key(fid, &d))
+            .await?
+        else {
+            if self
+                .store
+                .get::<u8>(&refresh_used_key(fid, &d))
+                .await?
+                .is_some()
+            {
+                self.revoke_family(fid).await?;
+                tracing::warn!(client = %client.id, "refresh token reused: grant revoked");
+            }
+            return Err(invalid());
+        };
+        self.store
+            .set(
+                &refresh_used_key(fid, &d),
+                &1u8,
+                Expiry::After(Duration::from_secs(self.settings.refresh_absolute)),
+            )
+            .await?;
+        let Some(family) = self.store.get::<Family>(&family_key(&rec.family)).await? else {
+            return Err(invalid());
+        };
+        let now = unix_now();
+        if family.revoked || family.absolute_expiry <= now {
+            return Err(invalid());
+        }
+        if family.grant.client_id != client.id.as_str() {
+            self.revoke_family(fid).await?;
+            return Err(invalid());
+        }
+        let mut family = family;
+        if let Some(s) = scope {
+            let asked =
+                crate::types::Scopes::parse(s).map_err(|e| err(ErrorCode::InvalidScope, &e.0))?;
+            if !asked.is_subset(&family.grant.scopes) {
+                return Err(err(
+                    ErrorCode::InvalidScope,
+                    "a refresh cannot widen the scopes",
+                ));
+            }
+            family.grant.scopes = asked;
+        }
+        self.issue(
+            client,
+            fid,
+            &family,
+            now,
+            family.grant.scopes.contains("openid"),
+        )
+        .await
+    }
+
+    async fn issue(
+        &self,
+        client: &Client,
+        fid: &str,
+        family: &Family,
+        now: i64,
+        with_id_token: bool,
+    ) -> Result<TokenResponse, OAuthError> {
+        let lifetime = client
+            .access_token_lifetime
+            .unwrap_or(self.settings.token_lifetime);
+        let grant = &family.grant;
+        let ring = self.keys.ring();
+        // Access tokens are signed with the provider's preferred key (EdDSA when present).
+        let key = ring
+            .signer(SigningAlg::EdDsa, now)
+            .or_else(|| ring.signer(client.id_token_alg, now))
+            .ok_or_else(|| OAuthError::from(Error::Keys("no signing key".into())))?;
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: self.subject_for(client, &grant.auth.subject),
+            aud: client.id.to_string(),
+            client_id: client.id.to_string(),
+            exp: now.saturating_add(i64::try_from(lifetime).unwrap_or(300)),
+            iat: now,
+            jti: random_token()?,
+            scope: grant.scopes.to_string(),
+            gid: fid.to_owned(),
+            auth_time: grant.auth.auth_time,
+        };
+        let access_token = jwt::sign(&key, "at+jwt", &claims)?;
+        let id_token = if with_id_token {
+            Some(self.id_token(client, grant, &access_token, now)?)
+        } else {
+            None
+        };
+        let refresh_token = if client.refresh_tokens {
+            let rt = format!("{fid}.{}", random_token()?);
+            let left = u64::try_from(family.absolute_expiry.saturating_sub(now)).unwrap_or(0);
+            self.store
+                .set(
+                    &refresh_key(fid, &digest(&rt)),
+                    &RefreshRecord {
+                        family: fid.to_owned(),
+                    },
+                    Expiry::After(Duration::from_secs(
+                        self.settings.refresh_idle.min(left).max(1),
+                    )),
+                )
+                .await?;
+            Some(rt)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: lifetime,
+            id_token,
+            refresh_token,
+            scope: grant.scopes.to_string(),
+        })
+    }
+
+    /// Marks a grant family revoked: its refresh tokens fail, its access tokens fail at
+    /// userinfo and introspection.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn revoke_family(&self, fid: &str) -> Result<(), Error> {
+        let key = family_key(fid);
+        if let Some(mut f) = self.store.get::<Family>(&key).await? {
+            f.revoked = true;
+            let ttl = self.settings.token_lifetime.max(60);
+            self.store
+                .set(&key, &f, Expiry::After(Duration::from_secs(ttl)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Checks an access token: signature by our keys, issuer, expiry, family not revoked.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub(crate) async fn check_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(AccessClaims, Family)>, Error> {
+        let ring = self.keys.ring();
+        let Some(claims) = jwt::verify::<AccessClaims>(&ring, "at+jwt", token) else {
+            return Ok(None);
+        };
+        if claims.iss != self.settings.issuer || claims.exp <= unix_now() {
+            return Ok(None);
+        }
+        match self.store.get::<Family>(&family_key(&claims.gid)).await? {
+            Some(f) if !f.revoked => Ok(Some((claims, f))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Revocation (RFC 7009): revokes the family of an access or refresh token of this
+    /// client. Unknown tokens are not an error.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn revoke(&self, client: &Client, token: &str) -> Result<(), OAuthError> {
+        if let Some((claims, _)) = self.check_access_token(token).await? {
+            if claims.client_id == client.id.as_str() {
+                self.revoke_family(&claims.gid).await?;
+            }
+            return Ok(());
+        }
+        if let Some((fid, _)) = token.split_once('.') {
+            if fid.len() == 43 {
+                if let Some(f) = self.store.get::<Family>(&family_key(fid)).await? {
+                    let live = self
+                        .store
+                        .get::<RefreshRecord>(&refresh_key(fid, &digest(token)))
+                        .await?
+                        .is_some();
+                    if live && f.grant.client_id == client.id.as_str() {
+                        self.revoke_family(fid).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Introspection (RFC 7662) for a token of this client.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn introspect(
+        &self,
+        client: &Client,
+        token: &str,
+    ) -> Result<serde_json::Value, OAuthError> {
+        use serde_json::json;
+        if let Some((c, _)) = self.check_access_token(token).await? {
+            if c.client_id == client.id.as_str() {
+                return Ok(json!({
+                    "active": true, "token_type": "Bearer", "scope": c.scope,
+                    "client_id": c.client_id, "sub": c.sub, "aud": c.aud, "iss": c.iss,
+                    "exp": c.exp, "iat": c.iat, "jti": c.jti,
+                }));
+            }
+        }
+        if let Some((fid, _)) = token.split_once('.') {
+            if fid.len() == 43 {
+                let live = self
+                    .store
+                    .get::<RefreshRecord>(&refresh_key(fid, &digest(token)))
+                    .await?
+                    .is_some();
+                if let (true, Some(f)) = (live, self.store.get::<Family>(&family_key(fid)).await?) {
+                    if !f.revoked && f.grant.client_id == client.id.as_str() {
+                        return Ok(json!({
+                            "active": true, "token_type": "refresh_token",
+                            "scope": f.grant.scopes.to_string(), "client_id": f.grant.client_id,
+                            "sub": self.subject_for(client, &f.grant.auth.subject),
+                            "exp": f.absolute_expiry, "iss": self.settings.issuer,
+                        }));
+                    }
+                }
+            }
+        }
+        Ok(json!({ "active": false }))
+    }
+}
