@@ -194,14 +194,17 @@ pub async fn post_form(
     basic: Option<(&str, &str)>,
     pairs: &[(&str, &str)],
 ) -> (u16, serde_json::Value) {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        ser.append_pair(k, v);
-    }
+    let body = {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            ser.append_pair(k, v);
+        }
+        ser.finish()
+    };
     let mut r = http()
         .post(url)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(ser.finish());
+        .body(body);
     if let Some((id, secret)) = basic {
         r = r.basic_auth(id, Some(secret));
     }

@@ -1,0 +1,111 @@
+//! Signing keys on real Redis: shared by instances, sealed under the provider secret,
+//! rotated with overlap.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+use openidconnect::JsonWebKey as _;
+use passerelle_oidc_provider::{Keys, SigningAlg};
+use passerelle_store::Store;
+use passerelle_testkit::redis::redis_url;
+
+const ALL: [SigningAlg; 3] = [SigningAlg::EdDsa, SigningAlg::Es256, SigningAlg::Rs256];
+
+fn unique(name: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{n}")
+}
+
+fn kids(k: &Keys, now: i64) -> Vec<String> {
+    let mut v: Vec<String> = k
+        .ring()
+        .jwks(now, k.max_token_lifetime())
+        .keys()
+        .iter()
+        .map(|j| j.key_id().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn two_instances_share_one_key_set_and_a_wrong_secret_cannot_unseal_it() {
+    let redis = redis_url().unwrap();
+    let store = Store::open(&redis.url(), &unique("keys-shared")).unwrap();
+    let a = Keys::open(store.clone(), &[1u8; 32], &ALL, 300, 1000)
+        .await
+        .unwrap();
+    let b = Keys::open(store.clone(), &[1u8; 32], &ALL, 300, 1000)
+        .await
+        .unwrap();
+    assert_eq!(kids(&a, 1000).len(), 3);
+    assert_eq!(kids(&a, 1000), kids(&b, 1000));
+    let err = Keys::open(store.clone(), &[2u8; 32], &ALL, 300, 1000)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot be unsealed"), "{err}");
+    // The published set holds public parts only.
+    let json = serde_json::to_string(&a.ring().jwks(1000, 300)).unwrap();
+    assert!(!json.contains("\"d\""), "{json}");
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_until_its_tokens_expire()
+{
+    let redis = redis_url().unwrap();
+    let store = Store::open(&redis.url(), &unique("keys-rotate")).unwrap();
+    let keys = Keys::open(store.clone(), &[3u8; 32], &[SigningAlg::EdDsa], 300, 1000)
+        .await
+        .unwrap();
+    let old = keys
+        .ring()
+        .signer(SigningAlg::EdDsa, 1000)
+        .unwrap()
+        .kid()
+        .to_owned();
+    let new = keys.rotate(SigningAlg::EdDsa, 600, 2000).await.unwrap();
+    // Published at once, but the old key signs until 2600.
+    assert!(kids(&keys, 2000).contains(&new));
+    assert_eq!(
+        keys.ring().signer(SigningAlg::EdDsa, 2599).unwrap().kid(),
+        old
+    );
+    assert_eq!(
+        keys.ring().signer(SigningAlg::EdDsa, 2600).unwrap().kid(),
+        new
+    );
+    // The old key stays published while its last tokens live (300 s), then goes.
+    assert!(kids(&keys, 2899).contains(&old));
+    assert!(!kids(&keys, 2900).contains(&old));
+    // Another instance sees the rotation after a refresh.
+    let other = Keys::open(store, &[3u8; 32], &[SigningAlg::EdDsa], 300, 2000)
+        .await
+        .unwrap();
+    other.refresh().await.unwrap();
+    assert_eq!(
+        other.ring().signer(SigningAlg::EdDsa, 2600).unwrap().kid(),
+        new
+    );
+}
+
+#[test]
+fn every_algorithm_signs_what_its_public_jwk_verifies() {
+    for alg in ALL {
+        let (key, _) = passerelle_oidc_provider::SigningKey::generate(alg).unwrap();
+        let sig = key.sign_raw(b"message").unwrap();
+        key.public_jwk()
+            .verify_signature(&alg.core(), b"message", &sig)
+            .unwrap();
+        assert!(
+            key.public_jwk()
+                .verify_signature(&alg.core(), b"other", &sig)
+                .is_err()
+        );
+    }
+}
