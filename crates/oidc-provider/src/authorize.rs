@@ -83,7 +83,7 @@ pub enum Authorize {
     /// Send the browser here (an error for the client).
     Redirect(String),
     /// Log the user in, then call [`Provider::complete`] with this request's id.
-    Login(PendingAuthorization),
+    Login(Box<PendingAuthorization>),
 }
 
 fn pending_key(id: &str) -> Key {
@@ -172,10 +172,10 @@ impl Provider {
                 );
             }
         }
-        if let Some(m) = q.get("response_mode") {
-            if *m != "query" {
-                return fail("invalid_request", "only response_mode=query is supported");
-            }
+        if let Some(m) = q.get("response_mode")
+            && *m != "query"
+        {
+            return fail("invalid_request", "only response_mode=query is supported");
         }
         let Ok(requested) = Scopes::parse(q.get("scope").copied().unwrap_or_default()) else {
             return fail("invalid_scope", "scope is malformed");
@@ -274,7 +274,7 @@ impl Provider {
                 Expiry::After(Duration::from_secs(self.settings.request_lifetime)),
             )
             .await?;
-        Ok(Authorize::Login(pending))
+        Ok(Authorize::Login(Box::new(pending)))
     }
 
     /// The pending request with this id, if it has not expired or been answered.

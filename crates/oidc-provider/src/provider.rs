@@ -243,11 +243,11 @@ impl Provider {
             "sub".into(),
             Value::String(self.subject_for(client, &grant.auth.subject)),
         );
-        if grant.scopes.contains("email") {
-            if let Some(e) = &c.email {
-                m.insert("email".into(), Value::String(e.clone()));
-                m.insert("email_verified".into(), Value::Bool(c.email_verified));
-            }
+        if grant.scopes.contains("email")
+            && let Some(e) = &c.email
+        {
+            m.insert("email".into(), Value::String(e.clone()));
+            m.insert("email_verified".into(), Value::Bool(c.email_verified));
         }
         if grant.scopes.contains("profile") {
             for (k, v) in [
@@ -301,12 +301,12 @@ impl Provider {
         let mut std = StandardClaims::<CoreGenderClaim>::new(SubjectIdentifier::new(
             self.subject_for(client, &grant.auth.subject),
         ));
-        if grant.scopes.contains("email") {
-            if let Some(e) = &c.email {
-                std = std
-                    .set_email(Some(EndUserEmail::new(e.clone())))
-                    .set_email_verified(Some(c.email_verified));
-            }
+        if grant.scopes.contains("email")
+            && let Some(e) = &c.email
+        {
+            std = std
+                .set_email(Some(EndUserEmail::new(e.clone())))
+                .set_email_verified(Some(c.email_verified));
         }
         if grant.scopes.contains("profile") {
             std = std

@@ -468,18 +468,17 @@ impl Provider {
             }
             return Ok(());
         }
-        if let Some((fid, _)) = token.split_once('.') {
-            if fid.len() == 43 {
-                if let Some(f) = self.store.get::<Family>(&family_key(fid)).await? {
-                    let live = self
-                        .store
-                        .get::<RefreshRecord>(&refresh_key(fid, &digest(token)))
-                        .await?
-                        .is_some();
-                    if live && f.grant.client_id == client.id.as_str() {
-                        self.revoke_family(fid).await?;
-                    }
-                }
+        if let Some((fid, _)) = token.split_once('.')
+            && fid.len() == 43
+            && let Some(f) = self.store.get::<Family>(&family_key(fid)).await?
+        {
+            let live = self
+                .store
+                .get::<RefreshRecord>(&refresh_key(fid, &digest(token)))
+                .await?
+                .is_some();
+            if live && f.grant.client_id == client.id.as_str() {
+                self.revoke_family(fid).await?;
             }
         }
         Ok(())
@@ -495,32 +494,33 @@ impl Provider {
         token: &str,
     ) -> Result<serde_json::Value, OAuthError> {
         use serde_json::json;
-        if let Some((c, _)) = self.check_access_token(token).await? {
-            if c.client_id == client.id.as_str() {
-                return Ok(json!({
-                    "active": true, "token_type": "Bearer", "scope": c.scope,
-                    "client_id": c.client_id, "sub": c.sub, "aud": c.aud, "iss": c.iss,
-                    "exp": c.exp, "iat": c.iat, "jti": c.jti,
-                }));
-            }
+        if let Some((c, _)) = self.check_access_token(token).await?
+            && c.client_id == client.id.as_str()
+        {
+            return Ok(json!({
+                "active": true, "token_type": "Bearer", "scope": c.scope,
+                "client_id": c.client_id, "sub": c.sub, "aud": c.aud, "iss": c.iss,
+                "exp": c.exp, "iat": c.iat, "jti": c.jti,
+            }));
         }
-        if let Some((fid, _)) = token.split_once('.') {
-            if fid.len() == 43 {
-                let live = self
-                    .store
-                    .get::<RefreshRecord>(&refresh_key(fid, &digest(token)))
-                    .await?
-                    .is_some();
-                if let (true, Some(f)) = (live, self.store.get::<Family>(&family_key(fid)).await?) {
-                    if !f.revoked && f.grant.client_id == client.id.as_str() {
-                        return Ok(json!({
-                            "active": true, "token_type": "refresh_token",
-                            "scope": f.grant.scopes.to_string(), "client_id": f.grant.client_id,
-                            "sub": self.subject_for(client, &f.grant.auth.subject),
-                            "exp": f.absolute_expiry, "iss": self.settings.issuer,
-                        }));
-                    }
-                }
+        if let Some((fid, _)) = token.split_once('.')
+            && fid.len() == 43
+        {
+            let live = self
+                .store
+                .get::<RefreshRecord>(&refresh_key(fid, &digest(token)))
+                .await?
+                .is_some();
+            if let (true, Some(f)) = (live, self.store.get::<Family>(&family_key(fid)).await?)
+                && !f.revoked
+                && f.grant.client_id == client.id.as_str()
+            {
+                return Ok(json!({
+                    "active": true, "token_type": "refresh_token",
+                    "scope": f.grant.scopes.to_string(), "client_id": f.grant.client_id,
+                    "sub": self.subject_for(client, &f.grant.auth.subject),
+                    "exp": f.absolute_expiry, "iss": self.settings.issuer,
+                }));
             }
         }
         Ok(json!({ "active": false }))

@@ -23,7 +23,7 @@ fn authorize_url(h: &Harness, params: &[(&str, &str)]) -> String {
     format!("{}/authorize?{}", h.issuer, ser.finish())
 }
 
-fn base<'a>(client: &'a str) -> Vec<(&'a str, &'a str)> {
+fn base(client: &str) -> Vec<(&str, &str)> {
     vec![
         ("response_type", "code"),
         ("client_id", client),
