@@ -14,7 +14,12 @@ packages=(build-essential pkg-config libclang-dev libxmlsec1-dev libxml2-dev lib
 case "$purpose" in
   # redis-server: store tests; xmlsec1 + python3-venv: pysaml2, the independent SAML IdP
   # the interoperability tests install from PyPI into target/pysaml2-venv.
-  test|ci) packages+=(redis-server xmlsec1 python3 python3-venv) ;;
+  # nodejs + npm: openid-client, the independent OIDC relying party the interoperability
+  # tests install from npm into target/openid-client (skipped when node is already there).
+  test|ci)
+    packages+=(redis-server xmlsec1 python3 python3-venv)
+    command -v npm >/dev/null || packages+=(nodejs npm)
+    ;;
   demo) ;;
   *) echo "usage: $0 [demo|test|ci]" >&2; exit 2 ;;
 esac

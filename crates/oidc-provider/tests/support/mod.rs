@@ -56,6 +56,7 @@ pub fn clients() -> Vec<ClientConfig> {
     vec![
         client("cockpit", "RS256"),
         client("sides", "EdDSA"),
+        client("es-app", "ES256"),
         public,
         post,
         pairwise,
