@@ -1,4 +1,5 @@
-//! Compact JWS for the tokens openidconnect has no type for: RFC 9068 access tokens.
+//! Compact JWS for the tokens openidconnect has no type for: RFC 9068 access tokens and
+//! back-channel logout tokens; and the check of our own ID tokens given back as hints.
 //!
 //! Signing is the key's (see [`crate::keys`]); verification is openidconnect's
 //! `JsonWebKey::verify_signature`. Only this provider's own keys verify, the header's
@@ -16,7 +17,8 @@ use crate::keys::{KeyRing, SigningAlg, SigningKey};
 #[derive(Serialize, serde::Deserialize)]
 struct Header {
     alg: String,
-    typ: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    typ: Option<String>,
     kid: String,
 }
 
@@ -27,7 +29,7 @@ struct Header {
 pub fn sign<T: Serialize>(key: &SigningKey, typ: &str, claims: &T) -> Result<String, Error> {
     let header = Header {
         alg: key.alg().as_str().to_owned(),
-        typ: typ.to_owned(),
+        typ: Some(typ.to_owned()),
         kid: key.kid().to_owned(),
     };
     let h = serde_json::to_vec(&header).map_err(|e| Error::Internal(e.to_string()))?;
@@ -43,10 +45,11 @@ pub fn sign<T: Serialize>(key: &SigningKey, typ: &str, claims: &T) -> Result<Str
     Ok(out)
 }
 
-/// Verifies a compact JWS signed by one of `ring`'s keys with header `typ`, and returns
-/// its claims. Expiry and audience are the caller's to check.
+/// Verifies a compact JWS signed by one of `ring`'s keys with header `typ` (`None`: an ID
+/// token, whose `typ` is absent or `JWT`), and returns its claims. Expiry and audience are
+/// the caller's to check.
 #[must_use]
-pub fn verify<T: DeserializeOwned>(ring: &KeyRing, typ: &str, token: &str) -> Option<T> {
+pub fn verify<T: DeserializeOwned>(ring: &KeyRing, typ: Option<&str>, token: &str) -> Option<T> {
     if token.len() > 16 * 1024 {
         return None;
     }
@@ -56,7 +59,13 @@ pub fn verify<T: DeserializeOwned>(ring: &KeyRing, typ: &str, token: &str) -> Op
         return None;
     }
     let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-    if !header.typ.eq_ignore_ascii_case(typ) {
+    let typ_ok = match (typ, header.typ.as_deref()) {
+        (Some(want), Some(got)) => got.eq_ignore_ascii_case(want),
+        (None, None) => true,
+        (None, Some(got)) => got.eq_ignore_ascii_case("JWT"),
+        (Some(_), None) => false,
+    };
+    if !typ_ok {
         return None;
     }
     let alg = SigningAlg::parse(&header.alg)?;

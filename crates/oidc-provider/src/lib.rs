@@ -8,7 +8,8 @@
 //! - [`authorize`]: the authorization request's checks and its pending state in the store.
 //! - [`token`]: client authentication, code and refresh grants, revocation, introspection.
 //! - [`endpoints`]: discovery, JWKS, token, userinfo, revoke, introspect as an axum router.
-//! - [`jwt`]: compact JWS for RFC 9068 access tokens.
+//! - [`logout`]: RP-initiated logout decisions, back-channel logout tokens.
+//! - [`jwt`]: compact JWS for RFC 9068 access tokens and logout tokens.
 //!
 //! It knows nothing of accounts or pages: the server hands it an authenticated subject and
 //! claims, and renders what [`Authorize`] says. It must never redirect to a redirect URI it
@@ -21,6 +22,7 @@ pub mod endpoints;
 pub mod error;
 pub mod jwt;
 pub mod keys;
+pub mod logout;
 pub mod provider;
 pub mod token;
 pub mod types;
@@ -32,6 +34,7 @@ pub use client::{
 pub use endpoints::{discovery_document, router};
 pub use error::{Error, ErrorCode, OAuthError};
 pub use keys::{Keys, SigningAlg, SigningKey};
+pub use logout::EndSession;
 pub use provider::{ACADEMIC_SCOPE, Authentication, Provider, Settings, UserClaims, unix_now};
 pub use token::{ClientCredentials, TokenResponse};
 pub use types::Amr;

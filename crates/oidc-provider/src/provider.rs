@@ -144,6 +144,7 @@ pub struct Provider {
     pub(crate) clients: Registry,
     pub(crate) keys: Arc<Keys>,
     pub(crate) store: Store,
+    pub(crate) http: reqwest::Client,
     pairwise_salt: ring::hmac::Key,
 }
 
@@ -190,11 +191,18 @@ impl Provider {
         let okm = prk
             .expand(&[b"salt v1"], ring::hmac::HMAC_SHA256)
             .map_err(|_| Error::Internal("HKDF".into()))?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
         Ok(Self {
             settings,
             clients,
             keys: Arc::new(keys),
             store,
+            http,
             pairwise_salt: ring::hmac::Key::from(okm),
         })
     }

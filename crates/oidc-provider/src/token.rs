@@ -278,6 +278,8 @@ impl Provider {
                 )),
             )
             .await?;
+        self.remember_grant(&family.grant.auth.sid, client.id.as_str(), &fid)
+            .await?;
         self.issue(client, &fid, &family, now, true).await
     }
 
@@ -444,7 +446,7 @@ impl Provider {
         token: &str,
     ) -> Result<Option<(AccessClaims, Family)>, Error> {
         let ring = self.keys.ring();
-        let Some(claims) = jwt::verify::<AccessClaims>(&ring, "at+jwt", token) else {
+        let Some(claims) = jwt::verify::<AccessClaims>(&ring, Some("at+jwt"), token) else {
             return Ok(None);
         };
         if claims.iss != self.settings.issuer || claims.exp <= unix_now() {

@@ -116,6 +116,10 @@ pub async fn start() -> Harness {
 }
 
 pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Harness {
+    start_full(tweak, clients()).await
+}
+
+pub async fn start_full(tweak: impl FnOnce(&mut Settings), clients: Vec<ClientConfig>) -> Harness {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let redis = redis_url().expect("redis");
     let prefix = format!("t{}", unix_now_nanos());
@@ -129,7 +133,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Harness {
     );
     let mut settings = Settings::new(&issuer);
     tweak(&mut settings);
-    let registry = Registry::new(&clients()).expect("clients");
+    let registry = Registry::new(&clients).expect("clients");
     let provider = Arc::new(
         Provider::new(settings, registry, store.clone(), &[7u8; 32])
             .await
