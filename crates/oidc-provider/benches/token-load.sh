@@ -30,8 +30,8 @@ if [[ ! -d "$target/panva/node_modules/oidc-provider" ]]; then
   (cd "$target/panva" && npm install --silent --no-audit --no-fund oidc-provider@9)
 fi
 cp crates/oidc-provider/benches/panva/server.mjs "$target/panva/"
-(cd "$target/panva" && PORT=8282 NODE_ENV=production node server.mjs > server.log 2>&1) &
+(cd "$target/panva" && PORT=8282 node server.mjs > server.log 2>&1) &
 until grep -q ready "$target/panva/server.log" 2>/dev/null; do sleep 0.5; done
 echo "== panva oidc-provider client_credentials"
 wrk -t$threads -c"$conns" -d"${secs}s" --latency -s crates/oidc-provider/benches/panva/client_credentials.lua \
-  http://127.0.0.1:8282 | grep -E "Requests/sec|99%|50%|Non-2xx"
+  http://127.0.0.1:8282/token | grep -E "Requests/sec|99%|50%|Non-2xx"

@@ -70,7 +70,7 @@ async fn main() {
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
-    for _ in 0..mint {
+    for i in 0..mint {
         let Ok(Authorize::Login(p)) = provider.authorize(&pairs).await else {
             panic!("authorize refused the bench request");
         };
@@ -79,7 +79,7 @@ async fn main() {
             auth_time: unix_now(),
             amr: vec![Amr::Pwd],
             acr: None,
-            sid: "sid".into(),
+            sid: format!("sid-{i}"),
             claims: UserClaims {
                 email: Some("bench@univ.example".into()),
                 email_verified: true,

@@ -53,6 +53,9 @@ pub(crate) struct SessionGrants {
     pub grants: Vec<(String, String)>,
 }
 
+/// The most grants remembered for one login session (the oldest are forgotten).
+const MAX_GRANTS_PER_SESSION: usize = 64;
+
 pub(crate) fn session_key(sid: &str) -> Key {
     Key::new("oidc-sid", sid)
 }
@@ -143,6 +146,10 @@ impl Provider {
         let key = session_key(sid);
         let mut s: SessionGrants = self.store.get(&key).await?.unwrap_or_default();
         s.grants.push((client.to_owned(), fid.to_owned()));
+        // A session logs into a handful of apps; keep the record bounded all the same.
+        if s.grants.len() > MAX_GRANTS_PER_SESSION {
+            s.grants.remove(0);
+        }
         let ttl = Duration::from_secs(
             self.settings
                 .refresh_absolute
