@@ -41,6 +41,7 @@ async fn main() {
         id_token_signed_response_alg: Some(alg),
         access_token_lifetime: None,
         refresh_tokens: None,
+        jwks: None,
     };
     let provider = Arc::new(
         Provider::new(

@@ -27,6 +27,8 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// `client_id` + `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT signed with a key of the client's registered JWKS.
+    PrivateKeyJwt,
     /// A public client (PKCE required, no secret).
     None,
 }
@@ -38,6 +40,7 @@ impl AuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
             Self::None => "none",
         }
     }
@@ -97,6 +100,9 @@ pub struct ClientConfig {
     /// Whether the client gets refresh tokens (default true).
     #[serde(default)]
     pub refresh_tokens: Option<bool>,
+    /// The client's public keys as a JWKS document (JSON), for `private_key_jwt`.
+    #[serde(default)]
+    pub jwks: Option<String>,
 }
 
 /// A validated relying party.
@@ -127,6 +133,8 @@ pub struct Client {
     pub access_token_lifetime: Option<u64>,
     /// Whether refresh tokens are issued.
     pub refresh_tokens: bool,
+    /// Keys for `private_key_jwt`.
+    pub jwks: Vec<openidconnect::core::CoreJsonWebKey>,
 }
 
 impl Client {
@@ -162,7 +170,33 @@ impl Client {
                     format!("{} needs a secret_hash", m.as_str()),
                 ));
             }
+            (Some(AuthMethod::PrivateKeyJwt), true) => {
+                return Err(err(
+                    "secret_hash",
+                    "a private_key_jwt client has keys (jwks), not a secret".into(),
+                ));
+            }
             (Some(m), _) => m,
+        };
+        let jwks = match (&c.jwks, auth_method) {
+            (Some(text), AuthMethod::PrivateKeyJwt) => {
+                let set: openidconnect::core::CoreJsonWebKeySet = serde_json::from_str(text)
+                    .map_err(|e| err("jwks", format!("not a JWKS document: {e}")))?;
+                if set.keys().is_empty() {
+                    return Err(err("jwks", "holds no key".into()));
+                }
+                set.keys().clone()
+            }
+            (None, AuthMethod::PrivateKeyJwt) => {
+                return Err(err(
+                    "jwks",
+                    "private_key_jwt needs the client's jwks".into(),
+                ));
+            }
+            (Some(_), _) => {
+                return Err(err("jwks", "only private_key_jwt clients have keys".into()));
+            }
+            (None, _) => Vec::new(),
         };
         if c.redirect_uris.is_empty() {
             return Err(err("redirect_uris", "at least one is required".into()));
@@ -238,6 +272,7 @@ impl Client {
             id_token_alg,
             access_token_lifetime: c.access_token_lifetime,
             refresh_tokens: c.refresh_tokens.unwrap_or(true),
+            jwks,
         })
     }
 
@@ -356,6 +391,7 @@ mod tests {
             id_token_signed_response_alg: None,
             access_token_lifetime: None,
             refresh_tokens: None,
+            jwks: None,
         }
     }
 

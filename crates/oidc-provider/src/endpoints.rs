@@ -77,6 +77,7 @@ pub fn discovery_document(p: &Provider) -> serde_json::Value {
     methods.extend([
         AuthMethod::ClientSecretBasic.as_str(),
         AuthMethod::ClientSecretPost.as_str(),
+        AuthMethod::PrivateKeyJwt.as_str(),
     ]);
     methods.sort_unstable();
     methods.dedup();
@@ -197,6 +198,8 @@ fn credentials(
         basic,
         body_id: one("client_id")?,
         body_secret: one("client_secret")?,
+        assertion_type: one("client_assertion_type")?,
+        assertion: one("client_assertion")?,
     })
 }
 
@@ -297,7 +300,7 @@ async fn authenticated_form(
 ) -> Result<(crate::client::Client, String), OAuthError> {
     let form = parse_form(headers, body)?;
     let creds = credentials(headers, &form)?;
-    let client = p.authenticate_client(&creds)?.clone();
+    let client = p.authenticate_client(&creds).await?.clone();
     let token = form
         .iter()
         .find(|(k, _)| k == "token")

@@ -6,6 +6,7 @@
 //! - [`keys`]: EdDSA, ES256 and RS256 signing keys, sealed in the store, rotated with overlap.
 //! - [`provider`]: settings, the [`Authentication`] the server hands over, ID tokens.
 //! - [`authorize`]: the authorization request's checks and its pending state in the store.
+//! - [`assertion`]: `private_key_jwt` client assertions.
 //! - [`token`]: client authentication, code and refresh grants, revocation, introspection.
 //! - [`endpoints`]: discovery, JWKS, token, userinfo, revoke, introspect as an axum router.
 //! - [`logout`]: RP-initiated logout decisions, back-channel logout tokens.
@@ -16,6 +17,7 @@
 //! has not matched exactly against the client's registration, never accept a code or a
 //! refresh token twice, and never put a secret or a private key in a log or an error.
 
+pub mod assertion;
 pub mod authorize;
 pub mod client;
 pub mod endpoints;

@@ -31,6 +31,10 @@ pub struct ClientCredentials {
     pub body_id: Option<String>,
     /// `client_secret` from the body.
     pub body_secret: Option<String>,
+    /// `client_assertion_type` from the body.
+    pub assertion_type: Option<String>,
+    /// `client_assertion` from the body.
+    pub assertion: Option<String>,
 }
 
 impl ClientCredentials {
@@ -119,14 +123,26 @@ impl Provider {
     ///
     /// # Errors
     /// `invalid_client` (or `invalid_request` when two methods are mixed).
-    pub fn authenticate_client(&self, creds: &ClientCredentials) -> Result<&Client, OAuthError> {
+    pub async fn authenticate_client(
+        &self,
+        creds: &ClientCredentials,
+    ) -> Result<&Client, OAuthError> {
         let bad = || err(ErrorCode::InvalidClient, "client authentication failed");
-        if creds.basic.is_some() && creds.body_secret.is_some() {
+        let methods = usize::from(creds.basic.is_some())
+            + usize::from(creds.body_secret.is_some())
+            + usize::from(creds.assertion.is_some());
+        if methods > 1 {
             return Err(err(
                 ErrorCode::InvalidRequest,
                 "use one client authentication method",
             ));
         }
+        // RFC 7523 lets a client_assertion name the client by itself (`sub`, checked later
+        // against the signature).
+        let asserted = creds
+            .assertion
+            .as_deref()
+            .and_then(crate::assertion::claimed_client);
         let id = match (&creds.basic, &creds.body_id) {
             (Some((b, _)), Some(i)) if b != i => {
                 return Err(err(
@@ -136,7 +152,7 @@ impl Provider {
             }
             (Some((b, _)), _) => b.as_str(),
             (None, Some(i)) => i.as_str(),
-            (None, None) => return Err(bad()),
+            (None, None) => asserted.as_deref().ok_or_else(bad)?,
         };
         let client = self.clients.get(id).ok_or_else(bad)?;
         let ok = match client.auth_method {
@@ -151,7 +167,13 @@ impl Provider {
                         .as_deref()
                         .is_some_and(|s| client.secret_matches(s))
             }
-            AuthMethod::None => creds.basic.is_none() && creds.body_secret.is_none(),
+            AuthMethod::PrivateKeyJwt => match (&creds.assertion_type, &creds.assertion) {
+                (Some(t), Some(a)) if t == crate::assertion::JWT_BEARER => {
+                    self.check_assertion(client, a).await?
+                }
+                _ => false,
+            },
+            AuthMethod::None => methods == 0,
         };
         if ok { Ok(client) } else { Err(bad()) }
     }
@@ -176,7 +198,7 @@ impl Provider {
             }
             Ok(first)
         };
-        let client = self.authenticate_client(creds)?;
+        let client = self.authenticate_client(creds).await?;
         match get("grant_type")? {
             Some("authorization_code") => {
                 let code = get("code")?

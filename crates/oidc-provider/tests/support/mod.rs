@@ -42,6 +42,7 @@ pub fn client(id: &str, alg: &str) -> ClientConfig {
         id_token_signed_response_alg: Some(alg.into()),
         access_token_lifetime: None,
         refresh_tokens: None,
+        jwks: None,
     }
 }
 
