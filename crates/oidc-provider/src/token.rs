@@ -243,14 +243,6 @@ impl Provider {
             ));
         };
         let fid = random_token()?;
-        // Mark used first, so that a replay after this point revokes the family.
-        self.store
-            .set(
-                &code_used_key(&d),
-                &fid,
-                Expiry::After(Duration::from_secs(600)),
-            )
-            .await?;
         if stored.grant.client_id != client.id.as_str() {
             return Err(err(
                 ErrorCode::InvalidGrant,
@@ -289,19 +281,33 @@ impl Provider {
             revoked: false,
             absolute_expiry: absolute,
         };
-        self.store
-            .set(
-                &family_key(&fid),
-                &family,
-                Expiry::After(Duration::from_secs(
-                    self.settings
-                        .refresh_absolute
-                        .max(self.settings.token_lifetime),
-                )),
-            )
-            .await?;
-        self.remember_grant(&family.grant.auth.sid, client.id.as_str(), &fid)
-            .await?;
+        // Three independent writes in one round trip (the multiplexed connection pipelines
+        // concurrent commands): the used-marker (a replay from now on revokes the family),
+        // the family, and the session's record of its grants (logout).
+        let family_ttl = Duration::from_secs(
+            self.settings
+                .refresh_absolute
+                .max(self.settings.token_lifetime),
+        );
+        tokio::try_join!(
+            async {
+                self.store
+                    .set(
+                        &code_used_key(&d),
+                        &fid,
+                        Expiry::After(Duration::from_secs(600)),
+                    )
+                    .await
+                    .map_err(Error::from)
+            },
+            async {
+                self.store
+                    .set(&family_key(&fid), &family, Expiry::After(family_ttl))
+                    .await
+                    .map_err(Error::from)
+            },
+            self.remember_grant(&family.grant.auth.sid, client.id.as_str(), &fid),
+        )?;
         self.issue(client, &fid, &family, now, true).await
     }
 
