@@ -11,8 +11,6 @@ mod support;
 
 use support::*;
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const CB: &str = "https://app.example/cb";
 
 fn authorize_url(h: &Harness, params: &[(&str, &str)]) -> String {

@@ -15,20 +15,8 @@ use axum::extract::State;
 use axum::routing::post;
 use support::*;
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
 async fn tokens(h: &Harness, client: &str) -> serde_json::Value {
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client)
-        .append_pair("redirect_uri", "https://app.example/cb")
-        .append_pair("scope", "openid")
-        .append_pair("code_challenge", CHALLENGE)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    let loc = authorize_location(&format!("{}/authorize?{q}", h.issuer)).await;
-    let code = query_param(&loc, "code").unwrap();
+    let code = pkce_code(h, client).await;
     let (s, t) = post_form(
         &format!("{}/token", h.issuer),
         Some((client, SECRET)),

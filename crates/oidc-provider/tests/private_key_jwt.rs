@@ -17,22 +17,7 @@ use passerelle_oidc_provider::{AuthMethod, SigningAlg, SigningKey, jwt, unix_now
 use serde_json::json;
 use support::*;
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-async fn code(h: &Harness) -> String {
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", "jwt-app")
-        .append_pair("redirect_uri", "https://app.example/cb")
-        .append_pair("scope", "openid")
-        .append_pair("code_challenge", CHALLENGE)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    let loc = authorize_location(&format!("{}/authorize?{q}", h.issuer)).await;
-    query_param(&loc, "code").unwrap()
-}
 
 async fn redeem(h: &Harness, code: &str, assertion: &str) -> u16 {
     post_form(
@@ -66,7 +51,7 @@ async fn private_key_jwt_accepts_a_fresh_signed_assertion_once_and_refuses_forge
     let now = unix_now();
     let claims = |aud: &str, exp: i64, jti: &str| json!({ "iss": "jwt-app", "sub": "jwt-app", "aud": aud, "exp": exp, "iat": now, "jti": jti });
     let token_url = format!("{}/token", h.issuer);
-    let c = code(&h).await;
+    let c = pkce_code(&h, "jwt-app").await;
 
     let b64 = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
     let none = format!(
@@ -107,7 +92,7 @@ async fn private_key_jwt_accepts_a_fresh_signed_assertion_once_and_refuses_forge
     let good = jwt::sign(&key, "JWT", &claims(&token_url, now + 60, "g")).unwrap();
     assert_eq!(redeem(&h, &c, &good).await, 200);
     // The same assertion (same jti) cannot authenticate twice.
-    let c2 = code(&h).await;
+    let c2 = pkce_code(&h, "jwt-app").await;
     assert_eq!(redeem(&h, &c2, &good).await, 401);
     // A secret is not accepted from a private_key_jwt client.
     let (s, _) = post_form(

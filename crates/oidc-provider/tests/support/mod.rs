@@ -16,6 +16,9 @@ use passerelle_store::Store;
 use passerelle_testkit::redis::{TestRedis, redis_url};
 
 pub const SECRET: &str = "cockpit-secret-0123456789";
+/// The RFC 7636 example verifier and its S256 challenge.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 pub struct Harness {
     pub issuer: String,
@@ -221,4 +224,18 @@ pub async fn post_form(
         status,
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// A code for `client` (scope `openid`, PKCE with [`CHALLENGE`]) from `/authorize`.
+pub async fn pkce_code(h: &Harness, client: &str) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client)
+        .append_pair("redirect_uri", "https://app.example/cb")
+        .append_pair("scope", "openid")
+        .append_pair("code_challenge", CHALLENGE)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let loc = authorize_location(&format!("{}/authorize?{q}", h.issuer)).await;
+    query_param(&loc, "code").expect("code")
 }
