@@ -66,7 +66,34 @@ impl IdpKeys {
         &self.cert_der
     }
 
-    pub(crate) fn key_der(&self) -> &[u8] {
+    /// The certificate, PEM (for a peer's configuration: the demo's SP and federation).
+    #[must_use]
+    pub fn cert_pem(&self) -> String {
+        pem("CERTIFICATE", &self.cert_der)
+    }
+
+    /// The private key, PKCS#1 PEM. The demo uses these throw-away keys for its own SP
+    /// and federation signer; nothing outside the demo and tests should.
+    #[must_use]
+    pub fn key_pem(&self) -> String {
+        pem("RSA PRIVATE KEY", &self.key_der)
+    }
+
+    /// The private key, DER.
+    #[must_use]
+    pub fn key_der(&self) -> &[u8] {
         &self.key_der
     }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }

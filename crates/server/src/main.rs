@@ -1,13 +1,15 @@
 //! `passerelle` — the binary: CLI, HTTP server, and the one-command demo.
 //!
-//! Today it is the skeleton the journey (issue #5) will fill: `passerelle demo` starts
-//! the HTTP server on embedded defaults (in-memory store, file outbox for mail, the
-//! local fallback assembled with UNESS's password policy) and serves the operational
-//! endpoints `/healthz` and `/readyz`. It must never panic on input, log a secret, or
-//! start with a configuration it could not fully validate.
+//! Map: `web` (state, routes, sessions, catalogues, the page layer), `journey` (the
+//! UNESS journey's pages, one module per stretch), `demo` (embedded defaults: dev IdPs,
+//! demo federation, demo app, mail outbox), `cli_metadata` (`metadata` verbs). It must
+//! never panic on input, log a secret, or start with a configuration it could not fully
+//! validate.
 
-mod app;
 mod cli_metadata;
+mod demo;
+mod journey;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +32,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "PASSERELLE_LISTEN")]
         listen: SocketAddr,
+        /// The URL browsers use (default: http://localhost:PORT).
+        #[arg(long, env = "PASSERELLE_PUBLIC_URL")]
+        public_url: Option<String>,
         /// Where the demo writes its e-mails (one .eml per message).
         #[arg(long, env = "PASSERELLE_OUTBOX")]
         outbox: Option<PathBuf>,
@@ -62,11 +67,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .with_target(false)
         .init();
     match cli.command {
-        Command::Demo { listen, outbox } => tokio::runtime::Builder::new_multi_thread()
+        Command::Demo {
+            listen,
+            public_url,
+            outbox,
+        } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("starting the async runtime")?
-            .block_on(app::demo(listen, outbox)),
+            .block_on(demo::run(listen, public_url, outbox)),
         Command::Metadata { command } => cli_metadata::run(command),
     }
 }

@@ -1,0 +1,203 @@
+//! « Gérer votre compte UNESS »: the address, the linked institution, password change,
+//! sign out; and the language switch every page offers.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use passerelle_local_auth::{Email, Error as LocalError, Lang, Password};
+
+use super::Fields;
+use super::links::{NewPasswordPage, checklist};
+use crate::page;
+use crate::web::App;
+use crate::web::page::{Cx, Fail, Layout, html, see_other};
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    l: &'a Layout,
+    email: &'a str,
+    institution: Option<String>,
+    method: String,
+}
+
+/// "Sign out?" when a bare link (no hint naming this session) asks to.
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub(crate) struct LogoutConfirm<'a> {
+    pub l: &'a Layout,
+    pub hidden: Vec<(String, String)>,
+}
+
+async fn signed_in_email(cx: &Cx) -> Option<Email> {
+    cx.session
+        .record
+        .user
+        .as_ref()
+        .and_then(|u| Email::parse(&u.email).ok())
+}
+
+/// `GET /account`.
+pub(crate) async fn page(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    page!(app, headers, peer, "/account", |cx| {
+        let Some(email) = signed_in_email(cx).await else {
+            return Ok(see_other("/login"));
+        };
+        let Some(account) = cx.app.local.account(&email).await.map_err(Fail::local)? else {
+            cx.sign_out().await?;
+            return Ok(see_other("/login"));
+        };
+        let snapshot = cx.app.federation.snapshot();
+        let institution = account.federated.as_ref().map(|f| {
+            snapshot
+                .idp(&f.idp)
+                .map_or_else(|| f.idp.clone(), |idp| idp.name(cx.t.tag()).to_owned())
+        });
+        let method = cx
+            .session
+            .record
+            .user
+            .as_ref()
+            .map(|u| {
+                u.amr
+                    .iter()
+                    .map(|a| {
+                        cx.t.get(match a.as_str() {
+                            "pwd" => "account.method.pwd",
+                            "otp" => "account.method.otp",
+                            _ => "account.method.fed",
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let l = cx.layout("account.title");
+        cx.render(&AccountPage {
+            l: &l,
+            email: email.as_str(),
+            institution,
+            method,
+        })
+    })
+}
+
+fn change_form(
+    cx: &Cx,
+    status: StatusCode,
+    email: &str,
+    unmet: &[passerelle_local_auth::Rule],
+    error: Option<String>,
+) -> Result<Response, Fail> {
+    let rules = cx.app.local.policy().rules();
+    let l = cx.layout("account.change_password");
+    html(
+        status,
+        &NewPasswordPage {
+            l: &l,
+            email,
+            rules: checklist(&cx.t, &rules, unmet),
+            error,
+            action: "/account/password",
+            current: true,
+        },
+    )
+}
+
+/// `POST /account/password`: the current password, then the new one twice. Shown as a
+/// form first when posted without fields.
+pub(crate) async fn change_password(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/account/password", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let Some(email) = signed_in_email(cx).await else {
+            return Ok(see_other("/login"));
+        };
+        if fields.get("password").is_empty() && fields.get("current").is_empty() {
+            return change_form(cx, StatusCode::OK, email.as_str(), &[], None);
+        }
+        let result = cx
+            .app
+            .local
+            .change_password(
+                &email,
+                &Password::new(fields.get("current")),
+                &Password::new(fields.get("password")),
+                &Password::new(fields.get("confirmation")),
+                &cx.client,
+            )
+            .await;
+        match result {
+            Ok(_) => cx.message(
+                "password_done.title",
+                vec![cx.t.get("password_done.changed").to_owned()],
+                Some(("/account".to_owned(), "action.account")),
+            ),
+            Err(LocalError::InvalidCredentials) => {
+                let msg = cx.t.get("account.wrong_current").to_owned();
+                change_form(cx, StatusCode::UNAUTHORIZED, email.as_str(), &[], Some(msg))
+            }
+            Err(LocalError::PolicyUnmet(unmet)) => {
+                let msg = cx.t.get("new_password.policy").to_owned();
+                change_form(
+                    cx,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    email.as_str(),
+                    &unmet,
+                    Some(msg),
+                )
+            }
+            Err(LocalError::ConfirmationMismatch) => {
+                let msg = cx.t.get("new_password.mismatch").to_owned();
+                change_form(
+                    cx,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    email.as_str(),
+                    &[],
+                    Some(msg),
+                )
+            }
+            Err(e) => Err(Fail::local(e)),
+        }
+    })
+}
+
+/// `POST /lang`: the language switch; comes back to the page it was on.
+pub(crate) async fn switch_language(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/lang", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let lang = match fields.get("lang") {
+            "en" => Lang::En,
+            _ => Lang::Fr,
+        };
+        cx.session.record.lang = Some(lang);
+        let back = fields.get("back");
+        // Only a path of ours: never an open redirect.
+        let local = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\');
+        let back = if local && !back.starts_with("/lang") {
+            back
+        } else {
+            "/login"
+        };
+        Ok(see_other(back))
+    })
+}

@@ -1,0 +1,426 @@
+//! Activation through the user's university: « Sélectionnez votre établissement »,
+//! the SAML round trip, and the link sent to the address the university vouched for.
+//!
+//! The round trip must come back to the browser that started it. `/saml/login`
+//! records a flow bound to the session (a digest of its id); the IdP's cross-site POST
+//! to `/saml/acs` carries no Lax cookie, so the ACS only validates the response and
+//! stores the result under the flow; it then sends the browser (a top-level GET, which
+//! carries the cookie) to `/saml/continue`, which takes the result once and only for
+//! the bound session. Nothing grants access before the ACS's checks passed.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use passerelle_local_auth::{AccountStatus, Email, FederatedId, LinkPurpose, Profile};
+use passerelle_oidc_provider::Amr;
+use passerelle_saml_sp::acs::{AcsRequest, Identity, Rejection, consume};
+use passerelle_saml_sp::directory::Institution;
+use passerelle_saml_sp::sp::request::LoginOptions;
+use passerelle_store::{Expiry, Key};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{Fields, signed_in};
+use crate::page;
+use crate::web::App;
+use crate::web::i18n::negotiate;
+use crate::web::page::{Fail, Layout, render_fail, see_other};
+use crate::web::session::{Sessions, random_id};
+
+/// How long a SAML round trip may take, and its result may wait for the browser.
+const FLOW_TTL: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// What the university vouched for, kept between the ACS and `/saml/continue`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Vouched {
+    idp: String,
+    subject: String,
+    mail: Option<String>,
+    display_name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    institution: Option<String>,
+    affiliations: Vec<String>,
+}
+
+impl From<Identity> for Vouched {
+    fn from(i: Identity) -> Self {
+        Self {
+            idp: i.idp.as_str().to_owned(),
+            subject: i.subject,
+            mail: i.mail,
+            display_name: i.display_name,
+            given_name: i.given_name,
+            family_name: i.family_name,
+            institution: i.institution,
+            affiliations: i.affiliations,
+        }
+    }
+}
+
+/// A SAML round trip in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Flow {
+    /// [`Sessions::binding`] of the session that started it.
+    binding: String,
+    /// Filled by the ACS.
+    vouched: Option<Vouched>,
+}
+
+fn flow_key(id: &str) -> Key {
+    Key::new("saml-flow", id)
+}
+
+fn query(raw: Option<String>) -> Fields {
+    Fields::parse(&Bytes::from(raw.unwrap_or_default()))
+}
+
+/// One institution offered on the page.
+struct Choice {
+    name: String,
+    href: String,
+    logo: Option<String>,
+}
+
+impl From<&Institution> for Choice {
+    fn from(i: &Institution) -> Self {
+        Self {
+            name: i.name.clone(),
+            href: login_href(i),
+            // Only https logos: the page's CSP allows no other remote image.
+            logo: i.logo.clone().filter(|u| u.starts_with("https://")),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "institutions.html")]
+struct InstitutionsPage<'a> {
+    l: &'a Layout,
+    email: Option<String>,
+    matched: Vec<Choice>,
+    query: String,
+    results: Vec<Choice>,
+    searched: bool,
+}
+
+fn login_href(i: &Institution) -> String {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("idp", i.entity_id.as_str())
+        .finish();
+    format!("/saml/login?{q}")
+}
+
+/// `GET /activate[?q=…]`: the institution list, pre-filtered by the typed address.
+pub(crate) async fn institutions_page(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let fields = query(raw);
+    page!(app, headers, peer, "/activate", |cx| {
+        let snapshot = cx.app.federation.snapshot();
+        let lang = cx.t.tag();
+        let email = cx.session.record.email.clone();
+        let matched = email
+            .as_deref()
+            .map(|e| snapshot.directory.for_email(e, lang))
+            .unwrap_or_default();
+        let q: String = fields.get("q").trim().chars().take(100).collect();
+        let results = if q.is_empty() {
+            Vec::new()
+        } else {
+            snapshot.directory.search(&q, lang, 30)
+        };
+        let l = cx.layout("activate.title");
+        cx.render(&InstitutionsPage {
+            l: &l,
+            email,
+            matched: matched.iter().map(Choice::from).collect(),
+            searched: !q.is_empty(),
+            query: q,
+            results: results.iter().map(Choice::from).collect(),
+        })
+    })
+}
+
+/// `GET /institutions?q=TEXT&email=ADDRESS`: the same search, as JSON.
+pub(crate) async fn institutions_json(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let fields = query(raw);
+    let lang = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(negotiate)
+        .unwrap_or_default()
+        .tag();
+    let snapshot = app.federation.snapshot();
+    let q: String = fields.get("q").trim().chars().take(100).collect();
+    let email: String = fields.get("email").trim().chars().take(320).collect();
+    let mut found = if email.is_empty() {
+        Vec::new()
+    } else {
+        snapshot.directory.for_email(&email, lang)
+    };
+    if !q.is_empty() {
+        found.extend(snapshot.directory.search(&q, lang, 30));
+    }
+    found.dedup_by(|a, b| a.entity_id == b.entity_id);
+    let items: Vec<serde_json::Value> = found
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "entity_id": i.entity_id.as_str(),
+                "name": i.name,
+                "logo": i.logo,
+                "login": login_href(i),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "institutions": items })).into_response()
+}
+
+/// `GET /saml/login?idp=ENTITY_ID`: a signed AuthnRequest to that IdP.
+pub(crate) async fn saml_login(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let fields = query(raw);
+    page!(app, headers, peer, "/saml/login", |cx| {
+        let snapshot = cx.app.federation.snapshot();
+        let Some(idp) = snapshot.idp(fields.get("idp")) else {
+            return Err(Fail::page(
+                StatusCode::NOT_FOUND,
+                "error.unknown_idp.title",
+                "error.unknown_idp.body",
+            )
+            .next("/activate", "action.choose_again"));
+        };
+        let flow = random_id()?;
+        let record = Flow {
+            binding: Sessions::binding(&cx.session),
+            vouched: None,
+        };
+        cx.app
+            .store
+            .set(&flow_key(&flow), &record, Expiry::After(FLOW_TTL))
+            .await?;
+        let options = LoginOptions {
+            force_authn: cx.session.record.force_authn,
+            flow,
+        };
+        let redirect = cx
+            .app
+            .sp
+            .start_login(&cx.app.store, &idp, options, OffsetDateTime::now_utc())
+            .await
+            .map_err(|e| match e {
+                passerelle_saml_sp::Error::Store(s) => Fail::from(s),
+                passerelle_saml_sp::Error::Input(_) => Fail::page(
+                    StatusCode::BAD_GATEWAY,
+                    "error.unknown_idp.title",
+                    "error.idp_unusable.body",
+                )
+                .next("/activate", "action.choose_again"),
+                other => Fail::internal(other),
+            })?;
+        Ok(see_other(&redirect.url))
+    })
+}
+
+fn rejection_page(r: &Rejection) -> Fail {
+    match r {
+        Rejection::IdpStatus { subcode, .. } => {
+            let cancelled = subcode
+                .as_deref()
+                .is_some_and(|s| s.ends_with("AuthnFailed") || s.ends_with("RequestDenied"));
+            Fail::page(
+                StatusCode::FORBIDDEN,
+                "error.idp_refused.title",
+                if cancelled {
+                    "error.idp_refused.cancelled"
+                } else {
+                    "error.idp_refused.body"
+                },
+            )
+            .next("/activate", "action.choose_again")
+        }
+        Rejection::UnknownRequest => Fail::page(
+            StatusCode::BAD_REQUEST,
+            "error.saml_expired.title",
+            "error.saml_expired.body",
+        )
+        .next("/activate", "action.choose_again"),
+        _ => Fail::page(
+            StatusCode::BAD_REQUEST,
+            "error.saml_rejected.title",
+            "error.saml_rejected.body",
+        )
+        .next("/activate", "action.choose_again"),
+    }
+}
+
+/// `POST /saml/acs`: validates the university's answer (HTTP-POST binding).
+pub(crate) async fn saml_acs(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = Fields::parse_limited(&body, app.acs.max_response_bytes.saturating_mul(2));
+    let lang = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(negotiate)
+        .unwrap_or_default();
+    let t = app.catalog.texts(lang);
+    let relay = fields.get("RelayState");
+    let input = AcsRequest {
+        saml_response: fields.get("SAMLResponse"),
+        relay_state: (!relay.is_empty()).then_some(relay),
+    };
+    let snapshot = app.federation.snapshot();
+    let identity = match consume(
+        &app.sp,
+        &snapshot,
+        &app.store,
+        input,
+        &app.acs,
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    {
+        Ok(i) => i,
+        Err(passerelle_saml_sp::Error::Rejected(r)) => {
+            return render_fail(&app, &t, rejection_page(&r), "/saml/acs");
+        }
+        Err(passerelle_saml_sp::Error::Store(e)) => {
+            return render_fail(&app, &t, Fail::from(e), "/saml/acs");
+        }
+        Err(other) => return render_fail(&app, &t, Fail::internal(other), "/saml/acs"),
+    };
+    let flow_id = identity.flow.clone();
+    let stored: Result<Option<Flow>, _> = app.store.get(&flow_key(&flow_id)).await;
+    let mut flow = match stored {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return render_fail(
+                &app,
+                &t,
+                rejection_page(&Rejection::UnknownRequest),
+                "/saml/acs",
+            );
+        }
+        Err(e) => return render_fail(&app, &t, Fail::from(e), "/saml/acs"),
+    };
+    flow.vouched = Some(Vouched::from(identity));
+    if let Err(e) = app
+        .store
+        .set(&flow_key(&flow_id), &flow, Expiry::After(FLOW_TTL))
+        .await
+    {
+        return render_fail(&app, &t, Fail::from(e), "/saml/acs");
+    }
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("flow", &flow_id)
+        .finish();
+    see_other(&format!("/saml/continue?{q}"))
+}
+
+/// `GET /saml/continue?flow=…`: the vouched identity, in the browser that asked.
+pub(crate) async fn saml_continue(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let fields = query(raw);
+    page!(app, headers, peer, "/saml/continue", |cx| {
+        let id = fields.get("flow");
+        let expired = || {
+            Fail::page(
+                StatusCode::BAD_REQUEST,
+                "error.saml_expired.title",
+                "error.saml_expired.body",
+            )
+            .next("/activate", "action.choose_again")
+        };
+        if id.is_empty() || id.len() > 64 {
+            return Err(expired());
+        }
+        let Some(flow) = cx.app.store.take::<Flow>(&flow_key(id)).await? else {
+            return Err(expired());
+        };
+        if !passerelle_local_auth::secret::ct_eq(&flow.binding, &Sessions::binding(&cx.session)) {
+            tracing::warn!("a SAML result was opened in another browser than the one that asked");
+            return Err(expired());
+        }
+        let Some(v) = flow.vouched else {
+            return Err(expired());
+        };
+        cx.session.record.force_authn = false;
+        let Some(email) = v.mail.as_deref().and_then(|m| Email::parse(m).ok()) else {
+            return Err(Fail::page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "error.no_mail.title",
+                "error.no_mail.body",
+            ));
+        };
+        let fed = FederatedId {
+            idp: v.idp.clone(),
+            subject: v.subject.clone(),
+        };
+        let profile = Profile {
+            display_name: v.display_name.clone(),
+            given_name: v.given_name.clone(),
+            family_name: v.family_name.clone(),
+            institution: v.institution.clone(),
+            affiliations: v.affiliations.clone(),
+        };
+        let account = cx
+            .app
+            .local
+            .register_federated(&email, &fed, profile)
+            .await
+            .map_err(Fail::local)?;
+        cx.session.record.email = Some(email.as_str().to_owned());
+        if account.status == AccountStatus::Active {
+            // « Se connecter avec mon université » for an activated account.
+            return signed_in(cx, &account, Amr::Fed).await;
+        }
+        cx.app
+            .local
+            .send_link(&email, LinkPurpose::Activation, cx.t.lang(), &cx.client)
+            .await
+            .map_err(Fail::local)?;
+        let sent = cx.t.fill("sent.body", &[("email", email.as_str())]);
+        cx.message(
+            "sent.title",
+            vec![
+                sent,
+                cx.t.get("sent.keep").to_owned(),
+                cx.t.get("sent.delay").to_owned(),
+            ],
+            None,
+        )
+    })
+}
+
+/// `GET /saml/metadata`: the SP's metadata, to register in the federation.
+pub(crate) async fn sp_metadata(State(app): State<App>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/samlmetadata+xml"),
+        )],
+        app.sp.metadata_xml(),
+    )
+        .into_response()
+}

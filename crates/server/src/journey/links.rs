@@ -1,0 +1,273 @@
+//! The links sent by e-mail (activation, reset) and the password form behind them.
+//!
+//! A GET only shows a confirmation page (mail scanners pre-fetch links); the POST
+//! consumes the link and puts the right to set a password in the session; the form
+//! then shows the policy as a checklist (ticked live by `password.js`; the server's
+//! check is the authority and lists every unmet rule).
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use passerelle_local_auth::{Error as LocalError, LinkPurpose, Password, Rule};
+
+use super::Fields;
+use crate::page;
+use crate::web::App;
+use crate::web::i18n::Texts;
+use crate::web::page::{Cx, Fail, Layout, html, see_other};
+
+#[derive(Template)]
+#[template(path = "link.html")]
+struct ConfirmPage<'a> {
+    l: &'a Layout,
+    email: &'a str,
+    action: String,
+    intro: String,
+}
+
+/// One line of the checklist.
+pub(crate) struct RuleLine {
+    kind: &'static str,
+    value: String,
+    text: String,
+    unmet: bool,
+}
+
+#[derive(Template)]
+#[template(path = "new_password.html")]
+pub(crate) struct NewPasswordPage<'a> {
+    pub l: &'a Layout,
+    pub email: &'a str,
+    pub rules: Vec<RuleLine>,
+    pub error: Option<String>,
+    pub action: &'a str,
+    pub current: bool,
+}
+
+/// The checklist of `rules`, marking those in `unmet`.
+pub(crate) fn checklist(t: &Texts, rules: &[Rule], unmet: &[Rule]) -> Vec<RuleLine> {
+    rules
+        .iter()
+        .map(|r| {
+            let (kind, value, text) = match r {
+                Rule::MinLength(n) => (
+                    "min_length",
+                    n.to_string(),
+                    t.fill("policy.min_length", &[("n", &n.to_string())]),
+                ),
+                Rule::MaxLength(n) => (
+                    "max_length",
+                    n.to_string(),
+                    t.fill("policy.max_length", &[("n", &n.to_string())]),
+                ),
+                Rule::Uppercase => (
+                    "uppercase",
+                    String::new(),
+                    t.get("policy.uppercase").to_owned(),
+                ),
+                Rule::Lowercase => (
+                    "lowercase",
+                    String::new(),
+                    t.get("policy.lowercase").to_owned(),
+                ),
+                Rule::Digit => ("digit", String::new(), t.get("policy.digit").to_owned()),
+                Rule::Special(s) => {
+                    let shown: Vec<String> = s.chars().map(String::from).collect();
+                    (
+                        "special",
+                        s.clone(),
+                        t.fill("policy.special", &[("list", &shown.join(" "))]),
+                    )
+                }
+                Rule::NoSpaces => (
+                    "no_spaces",
+                    String::new(),
+                    t.get("policy.no_spaces").to_owned(),
+                ),
+                Rule::OnlyAllowedCharacters(s) => (
+                    "only_allowed",
+                    s.clone(),
+                    t.get("policy.only_allowed").to_owned(),
+                ),
+            };
+            RuleLine {
+                kind,
+                value,
+                text,
+                unmet: unmet.contains(r),
+            }
+        })
+        .collect()
+}
+
+fn token_ok(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 64
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn gone() -> Fail {
+    Fail::local(LocalError::NotFound)
+}
+
+/// `GET /link/{token}`: « Continuer » (nothing is consumed by a GET).
+pub(crate) async fn confirm(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    let here = format!("/link/{token}");
+    page!(app, headers, peer, &here, |cx| {
+        if !token_ok(&token) {
+            return Err(gone());
+        }
+        let info = cx
+            .app
+            .local
+            .inspect_link(&token)
+            .await
+            .map_err(Fail::local)?;
+        let intro = match info.purpose {
+            LinkPurpose::Activation => cx.t.get("link.activation"),
+            LinkPurpose::PasswordReset => cx.t.get("link.reset"),
+        }
+        .to_owned();
+        let l = cx.layout("link.title");
+        cx.render(&ConfirmPage {
+            l: &l,
+            email: info.email.as_str(),
+            action: format!("/link/{token}"),
+            intro,
+        })
+    })
+}
+
+/// `POST /link/{token}`: consumes the link; the session may now set the password.
+pub(crate) async fn confirm_post(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/link", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        if !token_ok(&token) {
+            return Err(gone());
+        }
+        let info = cx
+            .app
+            .local
+            .inspect_link(&token)
+            .await
+            .map_err(Fail::local)?;
+        let grant = cx
+            .app
+            .local
+            .consume_link(&token, info.purpose)
+            .await
+            .map_err(Fail::local)?;
+        cx.session.record.email = Some(grant.email().as_str().to_owned());
+        cx.session.record.grant = Some(grant);
+        Ok(see_other("/password/new"))
+    })
+}
+
+fn form(
+    cx: &Cx,
+    status: StatusCode,
+    email: &str,
+    unmet: &[Rule],
+    error: Option<String>,
+) -> Result<Response, Fail> {
+    let rules = cx.app.local.policy().rules();
+    let l = cx.layout("new_password.title");
+    html(
+        status,
+        &NewPasswordPage {
+            l: &l,
+            email,
+            rules: checklist(&cx.t, &rules, unmet),
+            error,
+            action: "/password/new",
+            current: false,
+        },
+    )
+}
+
+/// `GET /password/new`: « Créez votre mot de passe UNESS ».
+pub(crate) async fn new_password(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    page!(app, headers, peer, "/password/new", |cx| {
+        let Some(grant) = cx.session.record.grant.clone() else {
+            return Ok(see_other("/login"));
+        };
+        form(cx, StatusCode::OK, grant.email().as_str(), &[], None)
+    })
+}
+
+/// `POST /password/new`: « Créer ».
+pub(crate) async fn new_password_post(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/password/new", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let Some(grant) = cx.session.record.grant.clone() else {
+            return Ok(see_other("/login"));
+        };
+        let password = Password::new(fields.get("password"));
+        let confirmation = Password::new(fields.get("confirmation"));
+        match cx
+            .app
+            .local
+            .complete_link(&grant, &password, &confirmation)
+            .await
+        {
+            Ok(account) => {
+                cx.session.record.grant = None;
+                cx.session.record.email = Some(account.email.as_str().to_owned());
+                cx.message(
+                    "password_done.title",
+                    vec![cx.t.get("password_done.body").to_owned()],
+                    Some(("/login/password".to_owned(), "action.sign_in")),
+                )
+            }
+            Err(LocalError::PolicyUnmet(unmet)) => {
+                let msg = cx.t.get("new_password.policy").to_owned();
+                form(
+                    cx,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    grant.email().as_str(),
+                    &unmet,
+                    Some(msg),
+                )
+            }
+            Err(LocalError::ConfirmationMismatch) => {
+                let msg = cx.t.get("new_password.mismatch").to_owned();
+                form(
+                    cx,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    grant.email().as_str(),
+                    &[],
+                    Some(msg),
+                )
+            }
+            Err(e) => Err(Fail::local(e)),
+        }
+    })
+}

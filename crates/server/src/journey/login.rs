@@ -1,0 +1,364 @@
+//! The portal and the later logins: e-mail first, then password, or a 6-digit code by
+//! e-mail, or a reset link; unknown or not-yet-activated addresses go to activation.
+//!
+//! Every form checks its CSRF token; wrong passwords and codes show the form again
+//! with the error tied to its field; throttles show "try again in N minutes".
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use passerelle_local_auth::{
+    AccountStatus, CodePurpose, Email, Error as LocalError, LinkPurpose, Password, throttle,
+};
+use passerelle_oidc_provider::Amr;
+
+use super::{Fields, hints, signed_in};
+use crate::page;
+use crate::web::App;
+use crate::web::page::{Cx, Fail, Layout, html, see_other};
+
+#[derive(Template)]
+#[template(path = "portal.html")]
+struct Portal<'a> {
+    l: &'a Layout,
+    email: &'a str,
+    error: Option<String>,
+    suggestion: Option<String>,
+    app_name: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage<'a> {
+    l: &'a Layout,
+    email: &'a str,
+    error: Option<String>,
+    federated: bool,
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage<'a> {
+    l: &'a Layout,
+    email: &'a str,
+    error: Option<String>,
+}
+
+/// `GET /`: the account page when signed in, else the portal.
+pub(crate) async fn home(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    page!(app, headers, peer, "/", |cx| {
+        let signed = cx.session.record.user.is_some();
+        Ok(see_other(if signed { "/account" } else { "/login" }))
+    })
+}
+
+async fn app_name(cx: &Cx) -> Option<String> {
+    let id = cx.session.record.pending.as_deref()?;
+    let pending = cx.app.oidc.pending(id).await.ok()??;
+    Some(pending.client_name)
+}
+
+fn portal_page(
+    cx: &Cx,
+    status: StatusCode,
+    email: &str,
+    error: Option<&str>,
+    suggestion: Option<String>,
+    app: Option<String>,
+) -> Result<Response, Fail> {
+    let l = cx.layout("portal.title");
+    html(
+        status,
+        &Portal {
+            l: &l,
+            email,
+            error: error.map(|k| cx.t.get(k).to_owned()),
+            suggestion,
+            app_name: app.map(|a| cx.t.fill("portal.for_app", &[("app", &a)])),
+        },
+    )
+}
+
+/// `GET /login`: « Votre adresse email ».
+pub(crate) async fn portal(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    page!(app, headers, peer, "/login", |cx| {
+        let email = cx.session.record.email.clone().unwrap_or_default();
+        let name = app_name(cx).await;
+        portal_page(cx, StatusCode::OK, &email, None, None, name)
+    })
+}
+
+/// `POST /login`: the address decides the next step.
+pub(crate) async fn portal_post(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/login", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let typed = fields.get("email").trim();
+        let Ok(email) = Email::parse(typed) else {
+            return portal_page(
+                cx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                typed,
+                Some("portal.invalid"),
+                None,
+                None,
+            );
+        };
+        throttle::hit(
+            &cx.app.store,
+            &passerelle_local_auth::keys::throttle_client(&cx.client, "portal"),
+            cx.app.portal_limit,
+        )
+        .await
+        .map_err(Fail::local)?;
+        let account = cx.app.local.account(&email).await.map_err(Fail::local)?;
+        if account.is_none() && fields.get("confirmed") != "1" {
+            let mut suggestion = hints::suggest(email.as_str(), &cx.app.federation.snapshot());
+            if suggestion.is_none() {
+                for variant in hints::separator_variants(email.as_str()) {
+                    let Ok(v) = Email::parse(&variant) else {
+                        continue;
+                    };
+                    if cx
+                        .app
+                        .local
+                        .account(&v)
+                        .await
+                        .map_err(Fail::local)?
+                        .is_some()
+                    {
+                        suggestion = Some(variant);
+                        break;
+                    }
+                }
+            }
+            if let Some(s) = suggestion {
+                return portal_page(cx, StatusCode::OK, email.as_str(), None, Some(s), None);
+            }
+        }
+        cx.session.record.email = Some(email.as_str().to_owned());
+        match account.map(|a| a.status) {
+            Some(AccountStatus::Active) => Ok(see_other("/login/password")),
+            Some(AccountStatus::Disabled) => Err(Fail::local(LocalError::AccountDisabled)),
+            Some(AccountStatus::PendingActivation) | None => Ok(see_other("/activate")),
+        }
+    })
+}
+
+fn typed_email(cx: &Cx) -> Option<Email> {
+    cx.session
+        .record
+        .email
+        .as_deref()
+        .and_then(|e| Email::parse(e).ok())
+}
+
+async fn password_page(
+    cx: &Cx,
+    email: &Email,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<Response, Fail> {
+    let federated = cx
+        .app
+        .local
+        .account(email)
+        .await
+        .map_err(Fail::local)?
+        .is_some_and(|a| a.federated.is_some());
+    let l = cx.layout("password.title");
+    html(
+        status,
+        &PasswordPage {
+            l: &l,
+            email: email.as_str(),
+            error: error.map(|k| cx.t.get(k).to_owned()),
+            federated,
+        },
+    )
+}
+
+/// `GET /login/password`.
+pub(crate) async fn password(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    page!(app, headers, peer, "/login/password", |cx| {
+        let Some(email) = typed_email(cx) else {
+            return Ok(see_other("/login"));
+        };
+        password_page(cx, &email, StatusCode::OK, None).await
+    })
+}
+
+/// `POST /login/password`.
+pub(crate) async fn password_post(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/login/password", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let Some(email) = typed_email(cx) else {
+            return Ok(see_other("/login"));
+        };
+        let password = Password::new(fields.get("password"));
+        match cx
+            .app
+            .local
+            .login_password(&email, &password, &cx.client)
+            .await
+        {
+            Ok(account) => signed_in(cx, &account, Amr::Pwd).await,
+            Err(LocalError::InvalidCredentials) => {
+                password_page(cx, &email, StatusCode::UNAUTHORIZED, Some("password.wrong")).await
+            }
+            Err(e) => Err(Fail::local(e)),
+        }
+    })
+}
+
+fn code_page(
+    cx: &Cx,
+    email: &Email,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Response, Fail> {
+    let l = cx.layout("code.title");
+    html(
+        status,
+        &CodePage {
+            l: &l,
+            email: email.as_str(),
+            error,
+        },
+    )
+}
+
+/// `POST /login/code/send`: « Recevoir le code ».
+pub(crate) async fn code_send(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/login/code/send", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let Some(email) = typed_email(cx) else {
+            return Ok(see_other("/login"));
+        };
+        cx.app
+            .local
+            .send_code(&email, CodePurpose::Login, cx.t.lang(), &cx.client)
+            .await
+            .map_err(Fail::local)?;
+        Ok(see_other("/login/code"))
+    })
+}
+
+/// `GET /login/code`: the 6-digit code form.
+pub(crate) async fn code(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    page!(app, headers, peer, "/login/code", |cx| {
+        let Some(email) = typed_email(cx) else {
+            return Ok(see_other("/login"));
+        };
+        code_page(cx, &email, StatusCode::OK, None)
+    })
+}
+
+/// `POST /login/code`.
+pub(crate) async fn code_post(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/login/code", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let Some(email) = typed_email(cx) else {
+            return Ok(see_other("/login"));
+        };
+        let code: String = fields
+            .get("code")
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(6)
+            .collect();
+        match cx
+            .app
+            .local
+            .verify_code(&email, CodePurpose::Login, &code)
+            .await
+        {
+            Ok(account) => signed_in(cx, &account, Amr::Otp).await,
+            Err(LocalError::WrongCode { remaining }) => {
+                let msg =
+                    cx.t.fill("code.wrong", &[("remaining", &remaining.to_string())]);
+                code_page(cx, &email, StatusCode::UNAUTHORIZED, Some(msg))
+            }
+            Err(
+                LocalError::TooManyAttempts
+                | LocalError::Expired
+                | LocalError::NotFound
+                | LocalError::AlreadyUsed,
+            ) => Err(
+                Fail::page(StatusCode::GONE, "error.code.title", "error.code.body")
+                    .next("/login/password", "action.back"),
+            ),
+            Err(e) => Err(Fail::local(e)),
+        }
+    })
+}
+
+/// `POST /password/forgot`: e-mails a reset link.
+pub(crate) async fn forgot(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/password/forgot", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let Some(email) = typed_email(cx) else {
+            return Ok(see_other("/login"));
+        };
+        cx.app
+            .local
+            .send_link(&email, LinkPurpose::PasswordReset, cx.t.lang(), &cx.client)
+            .await
+            .map_err(Fail::local)?;
+        let body = cx.t.fill("forgot.sent", &[("email", email.as_str())]);
+        cx.message(
+            "forgot.title",
+            vec![body, cx.t.get("sent.delay").to_owned()],
+            None,
+        )
+    })
+}

@@ -1,0 +1,128 @@
+//! The UNESS journey (DESIGN.md §1), one module per stretch of it:
+//!
+//! - `oidc`: `/authorize` (where apps send the browser) and `/logout`;
+//! - `login`: the portal (e-mail first), password, e-mail code, forgotten password;
+//! - `activation`: institution selection, the SAML round trip, the activation link sent;
+//! - `links`: a link's confirmation page and the password form behind it;
+//! - `account`: the account page, password change, language switch.
+//!
+//! Shared here: reading forms without ever failing, and the end of every login
+//! (a new session id, then a code for the waiting app or the account page).
+
+pub(crate) mod account;
+pub(crate) mod activation;
+pub(crate) mod hints;
+pub(crate) mod links;
+pub(crate) mod login;
+pub(crate) mod oidc;
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use passerelle_local_auth::Account;
+use passerelle_oidc_provider::{Amr, Authentication, UserClaims};
+use sha2::{Digest as _, Sha256};
+
+use crate::web::page::{Cx, Fail, see_other};
+use crate::web::session::{SignedIn, random_id};
+
+/// The largest form we read (the ACS has its own, larger, limit).
+const MAX_FORM: usize = 16 * 1024;
+
+/// A posted form: the first value of each field. Never fails: a malformed body reads
+/// as empty fields, which every handler treats as missing input.
+#[derive(Debug, Default)]
+pub(crate) struct Fields(HashMap<String, String>);
+
+impl Fields {
+    pub(crate) fn parse(body: &Bytes) -> Self {
+        Self::parse_limited(body, MAX_FORM)
+    }
+
+    pub(crate) fn parse_limited(body: &Bytes, limit: usize) -> Self {
+        if body.len() > limit {
+            return Self::default();
+        }
+        let mut map = HashMap::new();
+        for (k, v) in url::form_urlencoded::parse(body) {
+            map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        }
+        Self(map)
+    }
+
+    /// The field's value, or `""`.
+    pub(crate) fn get(&self, name: &str) -> &str {
+        self.0.get(name).map_or("", String::as_str)
+    }
+}
+
+/// The app's stable subject for an account: a digest of its normalized address (the
+/// OIDC crate derives pairwise values from it).
+pub(crate) fn local_subject(account: &Account) -> String {
+    let digest = Sha256::digest(format!("passerelle-subject\0{}", account.email.key()).as_bytes());
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// What the OIDC provider is told about a signed-in user.
+pub(crate) fn authentication(account: &Account, user: &SignedIn) -> Authentication {
+    let p = &account.profile;
+    Authentication {
+        subject: local_subject(account),
+        auth_time: user.auth_time,
+        amr: user.amr.clone(),
+        acr: None,
+        sid: user.sid.clone(),
+        claims: UserClaims {
+            email: Some(account.email.as_str().to_owned()),
+            email_verified: true,
+            name: p.display_name.clone(),
+            given_name: p.given_name.clone(),
+            family_name: p.family_name.clone(),
+            affiliation: p.affiliations.clone(),
+            home_organization: p.institution.clone(),
+            eppn: None,
+        },
+    }
+}
+
+/// Signs `account` in by `amr` and continues: the waiting app gets its code, or the
+/// user lands on the account page.
+pub(crate) async fn signed_in(cx: &mut Cx, account: &Account, amr: Amr) -> Result<Response, Fail> {
+    let user = SignedIn {
+        email: account.email.as_str().to_owned(),
+        auth_time: cx.now,
+        amr: vec![amr],
+        sid: random_id()?,
+    };
+    cx.sign_in(user).await?;
+    cx.session.record.email = Some(account.email.as_str().to_owned());
+    resume(cx, account).await
+}
+
+/// Answers the pending authorization request, if any, for the signed-in user.
+pub(crate) async fn resume(cx: &mut Cx, account: &Account) -> Result<Response, Fail> {
+    let Some(user) = cx.session.record.user.clone() else {
+        return Ok(see_other("/login"));
+    };
+    let Some(pending) = cx.session.record.pending.take() else {
+        return Ok(see_other("/account"));
+    };
+    match cx
+        .app
+        .oidc
+        .complete(&pending, authentication(account, &user))
+        .await?
+    {
+        Some(redirect) => Ok(see_other(&redirect)),
+        None => Err(Fail::page(
+            StatusCode::GONE,
+            "error.request_expired.title",
+            "error.request_expired.body",
+        )
+        .next("/account", "action.account")),
+    }
+}

@@ -1,0 +1,225 @@
+//! The web application: shared state ([`App`]), the route table, and what every
+//! response carries (security headers, no caching of pages).
+//!
+//! Submodules: `session` (store-backed sessions), `i18n` (catalogues), `page` (request
+//! context, layout, failures). The journey's handlers live in `crate::journey`.
+
+pub(crate) mod i18n;
+pub(crate) mod page;
+pub(crate) mod session;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY,
+    STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use passerelle_local_auth::LocalAuth;
+use passerelle_oidc_provider::Provider;
+use passerelle_saml_sp::acs::AcsSettings;
+use passerelle_saml_sp::federation::Federation;
+use passerelle_saml_sp::sp::ServiceProvider;
+use passerelle_store::Store;
+
+use crate::journey;
+use i18n::Catalog;
+use session::Sessions;
+
+/// What every handler can reach; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct App(Arc<Inner>);
+
+/// The parts of the application.
+pub(crate) struct Inner {
+    /// The key/value store.
+    pub store: Store,
+    /// The local fallback (accounts, passwords, codes, links).
+    pub local: LocalAuth,
+    /// The OpenID provider.
+    pub oidc: Arc<Provider>,
+    /// The SAML service provider.
+    pub sp: ServiceProvider,
+    /// The federation's IdPs.
+    pub federation: Arc<Federation>,
+    /// ACS checks.
+    pub acs: AcsSettings,
+    /// Browser sessions.
+    pub sessions: Sessions,
+    /// Message catalogues.
+    pub catalog: Catalog,
+    /// The public URL, without a trailing slash.
+    pub public_url: String,
+    /// `scheme://host[:port]` of the public URL (what `Origin` must say).
+    pub origin: String,
+    /// The support link shown on every page.
+    pub support_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Portal submissions per client address.
+    pub portal_limit: passerelle_local_auth::Limit,
+}
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl App {
+    pub(crate) fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+
+    /// The client's address: the peer, or — only when the peer is a trusted proxy —
+    /// the last address in `X-Forwarded-For` that is not itself a trusted proxy.
+    pub(crate) fn client_address(&self, headers: &HeaderMap, peer: SocketAddr) -> String {
+        let peer_ip = peer.ip();
+        if !self.trusted_proxies.contains(&peer_ip) {
+            return peer_ip.to_string();
+        }
+        let forwarded: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+        forwarded
+            .iter()
+            .rev()
+            .find(|ip| !self.trusted_proxies.contains(ip))
+            .unwrap_or(&peer_ip)
+            .to_string()
+    }
+
+    /// Whether the public URL is https (HSTS is sent then).
+    fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+async fn security_headers(State(app): State<App>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let redirect = response.status() == StatusCode::SEE_OTHER;
+    let h = response.headers_mut();
+    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Links carry one-time tokens in their path: never leak them in Referer.
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if app.https() {
+        h.insert(
+            STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    let is_html = h
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html || (redirect && !h.contains_key(CACHE_CONTROL)) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+const STYLE: &str = include_str!("../../static/style.css");
+const DISCOVERY_JS: &str = include_str!("../../static/discovery.js");
+const PASSWORD_JS: &str = include_str!("../../static/password.js");
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(kind)),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn readyz(State(app): State<App>) -> (StatusCode, &'static str) {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: store unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+        }
+    }
+}
+
+/// Every route of the bridge (the demo adds its own beside them).
+pub(crate) fn router(app: App) -> Router {
+    let pages = Router::new()
+        .route("/", get(journey::login::home))
+        .route(
+            "/authorize",
+            get(journey::oidc::authorize_get).post(journey::oidc::authorize_post),
+        )
+        .route(
+            "/logout",
+            get(journey::oidc::logout_get).post(journey::oidc::logout_post),
+        )
+        .route(
+            "/login",
+            get(journey::login::portal).post(journey::login::portal_post),
+        )
+        .route(
+            "/login/password",
+            get(journey::login::password).post(journey::login::password_post),
+        )
+        .route(
+            "/login/code",
+            get(journey::login::code).post(journey::login::code_post),
+        )
+        .route("/login/code/send", post(journey::login::code_send))
+        .route("/password/forgot", post(journey::login::forgot))
+        .route("/activate", get(journey::activation::institutions_page))
+        .route("/institutions", get(journey::activation::institutions_json))
+        .route("/saml/login", get(journey::activation::saml_login))
+        .route("/saml/acs", post(journey::activation::saml_acs))
+        .route("/saml/continue", get(journey::activation::saml_continue))
+        .route("/saml/metadata", get(journey::activation::sp_metadata))
+        .route(
+            "/link/{token}",
+            get(journey::links::confirm).post(journey::links::confirm_post),
+        )
+        .route(
+            "/password/new",
+            get(journey::links::new_password).post(journey::links::new_password_post),
+        )
+        .route("/account", get(journey::account::page))
+        .route("/account/password", post(journey::account::change_password))
+        .route("/lang", post(journey::account::switch_language))
+        .route(
+            "/static/style.css",
+            get(|| async { asset("text/css", STYLE) }),
+        )
+        .route(
+            "/static/discovery.js",
+            get(|| async { asset("text/javascript", DISCOVERY_JS) }),
+        )
+        .route(
+            "/static/password.js",
+            get(|| async { asset("text/javascript", PASSWORD_JS) }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(app.clone());
+    pages
+        .merge(passerelle_oidc_provider::router(app.oidc.clone()))
+        .layer(middleware::from_fn_with_state(app, security_headers))
+}

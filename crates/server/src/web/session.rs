@@ -1,0 +1,291 @@
+//! Browser sessions kept in the store, so any instance serves any step.
+//!
+//! The cookie `__Host-passerelle` (Secure, HttpOnly, SameSite=Lax, Path=/) carries 256
+//! random bits; the store keeps the record under the id's SHA-256, so a store dump holds
+//! no usable session. Anonymous sessions live an hour (they carry the journey: pending
+//! authorization, typed address, CSRF token); signed-in sessions have an idle and an
+//! absolute lifetime. Every sign-in gets a new id (no fixation). This module never
+//! logs an id and never trusts a record it cannot read (a corrupted record is a new
+//! session).
+
+use std::time::Duration;
+
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use passerelle_local_auth::{Lang, LinkGrant};
+use passerelle_oidc_provider::Amr;
+use passerelle_store::{Expiry, Key, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The session cookie's name (`__Host-`: host-only, Secure, Path=/).
+pub(crate) const COOKIE_NAME: &str = "__Host-passerelle";
+
+/// Who is signed in, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SignedIn {
+    /// The account's address.
+    pub email: String,
+    /// When the user last proved who they are (Unix seconds).
+    pub auth_time: i64,
+    /// How.
+    pub amr: Vec<Amr>,
+    /// The login session id given to the apps (`sid`), for logout.
+    pub sid: String,
+}
+
+/// What a session remembers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Record {
+    /// The anti-CSRF token every form carries.
+    pub csrf: String,
+    /// Creation (Unix seconds), for the absolute lifetime.
+    pub created_at: i64,
+    /// The language chosen with the switch.
+    pub lang: Option<Lang>,
+    /// The address typed on the portal.
+    pub email: Option<String>,
+    /// The OIDC authorization request waiting for this login.
+    pub pending: Option<String>,
+    /// The signed-in user.
+    pub user: Option<SignedIn>,
+    /// A consumed activation/reset link: the right to set a password once.
+    pub grant: Option<LinkGrant>,
+    /// The waiting app asked for a fresh authentication (prompt=login, max_age): a
+    /// university login carries ForceAuthn.
+    pub force_authn: bool,
+}
+
+/// A loaded (or new) session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    id: String,
+    /// The record.
+    pub record: Record,
+    fresh: bool,
+}
+
+/// Lifetimes of sessions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lifetimes {
+    /// An anonymous session (a journey in progress).
+    pub anonymous: Duration,
+    /// A signed-in session without activity.
+    pub idle: Duration,
+    /// A signed-in session, whatever the activity.
+    pub absolute: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            anonymous: Duration::from_secs(3600),
+            idle: Duration::from_secs(8 * 3600),
+            absolute: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// The session store.
+#[derive(Debug, Clone)]
+pub(crate) struct Sessions {
+    store: Store,
+    lifetimes: Lifetimes,
+}
+
+fn key(id: &str) -> Key {
+    let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(id.as_bytes()));
+    Key::new("web-session", &digest)
+}
+
+/// 256 random bits, URL-safe.
+pub(crate) fn random_id() -> Result<String, StoreError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| StoreError::Backend(format!("OS random source: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(b))
+}
+
+/// The value of cookie `name` in the request, if any (the first one).
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn plausible_id(id: &str) -> bool {
+    id.len() == 43
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Session {
+    /// An empty, unsaved session (for pages rendered when the store is down).
+    pub(crate) fn detached() -> Self {
+        Self {
+            id: String::new(),
+            record: Record::default(),
+            fresh: false,
+        }
+    }
+}
+
+impl Sessions {
+    pub(crate) fn new(store: Store, lifetimes: Lifetimes) -> Self {
+        Self { store, lifetimes }
+    }
+
+    /// The session named by the request's cookie, or a new one (not stored until saved).
+    pub(crate) async fn load(&self, headers: &HeaderMap, now: i64) -> Result<Session, StoreError> {
+        if let Some(id) = cookie(headers, COOKIE_NAME).filter(|id| plausible_id(id)) {
+            // A record that no longer deserializes (an upgrade) is a new session.
+            let record = self
+                .store
+                .get::<Record>(&key(id))
+                .await
+                .or_else(|e| if e.is_unavailable() { Err(e) } else { Ok(None) })?;
+            if let Some(record) = record {
+                let age = now.saturating_sub(record.created_at);
+                let limit = i64::try_from(self.lifetimes.absolute.as_secs()).unwrap_or(i64::MAX);
+                if age <= limit {
+                    return Ok(Session {
+                        id: id.to_owned(),
+                        record,
+                        fresh: false,
+                    });
+                }
+                let _ = self.store.delete(&key(id)).await;
+            }
+        }
+        Ok(Session {
+            id: random_id()?,
+            record: Record {
+                csrf: random_id()?,
+                created_at: now,
+                ..Record::default()
+            },
+            fresh: true,
+        })
+    }
+
+    /// Stores the record; returns the cookie to set when the id is new.
+    pub(crate) async fn save(&self, s: &mut Session) -> Result<Option<HeaderValue>, StoreError> {
+        let ttl = if s.record.user.is_some() {
+            self.lifetimes.idle
+        } else {
+            self.lifetimes.anonymous
+        };
+        self.store
+            .set(&key(&s.id), &s.record, Expiry::After(ttl))
+            .await?;
+        if !s.fresh {
+            return Ok(None);
+        }
+        s.fresh = false;
+        Ok(HeaderValue::from_str(&format!(
+            "{COOKIE_NAME}={}; Path=/; Secure; HttpOnly; SameSite=Lax",
+            s.id
+        ))
+        .ok())
+    }
+
+    /// Gives the session a new id and CSRF token (after every sign-in), keeping the
+    /// journey. The old id stops working at once.
+    pub(crate) async fn rotate(&self, s: &mut Session, now: i64) -> Result<(), StoreError> {
+        self.store.delete(&key(&s.id)).await?;
+        s.id = random_id()?;
+        s.record.csrf = random_id()?;
+        s.record.created_at = now;
+        s.fresh = true;
+        Ok(())
+    }
+
+    /// Ends the session: the record is deleted and the cookie cleared.
+    pub(crate) async fn destroy(&self, s: &mut Session) -> Result<HeaderValue, StoreError> {
+        self.store.delete(&key(&s.id)).await?;
+        s.record = Record::default();
+        Ok(HeaderValue::from_static(
+            "__Host-passerelle=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
+        ))
+    }
+
+    /// A stable, non-secret reference to this session (for the SAML round trip, which
+    /// must come back to the same browser).
+    pub(crate) fn binding(s: &Session) -> String {
+        let digest = Sha256::digest(format!("binding\0{}", s.id).as_bytes());
+        URL_SAFE_NO_PAD.encode(digest)
+    }
+}
+
+/// Appends `Set-Cookie` headers to a response's header map.
+pub(crate) fn set_cookies(headers: &mut HeaderMap, cookies: Vec<HeaderValue>) {
+    for c in cookies {
+        headers.append(SET_COOKIE, c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn headers(cookie: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_str(cookie).unwrap());
+        h
+    }
+
+    #[tokio::test]
+    async fn a_saved_session_is_found_again_and_a_rotated_one_is_not() {
+        let sessions = Sessions::new(Store::memory("t"), Lifetimes::default());
+        let mut s = sessions.load(&HeaderMap::new(), 100).await.unwrap();
+        s.record.email = Some("a@b.fr".into());
+        let cookie_value = sessions.save(&mut s).await.unwrap().unwrap();
+        let text = cookie_value.to_str().unwrap();
+        assert!(text.starts_with("__Host-passerelle="), "{text}");
+        assert!(
+            text.contains("Secure") && text.contains("HttpOnly") && text.contains("SameSite=Lax")
+        );
+        let pair = text.split(';').next().unwrap();
+        let again = sessions.load(&headers(pair), 200).await.unwrap();
+        assert_eq!(again.record.email.as_deref(), Some("a@b.fr"));
+
+        let mut s = again;
+        sessions.rotate(&mut s, 300).await.unwrap();
+        sessions.save(&mut s).await.unwrap().unwrap();
+        let old = sessions.load(&headers(pair), 300).await.unwrap();
+        assert_eq!(old.record.email, None, "the old id must be dead");
+    }
+
+    #[tokio::test]
+    async fn a_session_past_its_absolute_lifetime_is_a_new_one() {
+        let sessions = Sessions::new(Store::memory("t"), Lifetimes::default());
+        let mut s = sessions.load(&HeaderMap::new(), 0).await.unwrap();
+        s.record.email = Some("a@b.fr".into());
+        let c = sessions.save(&mut s).await.unwrap().unwrap();
+        let pair = c.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let late = sessions.load(&headers(&pair), 8 * 24 * 3600).await.unwrap();
+        assert_eq!(late.record.email, None);
+    }
+
+    #[tokio::test]
+    async fn a_forged_or_malformed_cookie_is_a_new_session() {
+        let sessions = Sessions::new(Store::memory("t"), Lifetimes::default());
+        for c in [
+            "__Host-passerelle=../../x",
+            "__Host-passerelle=",
+            "other=1",
+            "garbage",
+        ] {
+            let s = sessions.load(&headers(c), 0).await.unwrap();
+            assert!(s.fresh);
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The demo binary, black box: a newcomer's first login from the demo app through a demo
+//! university to the app's page with the ID token claims, then the later logins
+//! (password, e-mail code) and logout — every step over real HTTP, mail read from the
+//! outbox the demo writes.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use passerelle_integration_tests::{Browser, Page, Passerelle, code_in, link_in, next_outbox_mail};
+use passerelle_testkit::free_port;
+
+const ALICE: &str = "alice.martin@etu.univ-lumiere.test";
+const NEW_PASSWORD: &str = "Sant3-Publique!";
+
+struct Demo {
+    server: Passerelle,
+    outbox: tempdir::Dir,
+}
+
+mod tempdir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new(label: &str) -> Self {
+            let p = std::env::temp_dir().join(format!(
+                "passerelle-it-{label}-{}-{}",
+                std::process::id(),
+                rand()
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Self(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    fn rand() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    }
+}
+
+async fn demo() -> Demo {
+    let port = free_port().unwrap();
+    let outbox = tempdir::Dir::new("outbox");
+    let listen = format!("127.0.0.1:{port}");
+    let server = Passerelle::start(
+        &[
+            "demo",
+            "--listen",
+            &listen,
+            "--outbox",
+            outbox.0.to_str().unwrap(),
+        ],
+        &[],
+        port,
+    )
+    .await;
+    Demo { server, outbox }
+}
+
+fn assert_page(p: &Page, status: u16, needle: &str) {
+    assert_eq!(
+        p.status, status,
+        "{} answered {}:\n{}",
+        p.url, p.status, p.body
+    );
+    assert!(
+        p.text().contains(needle),
+        "{} lacks {needle:?}:\n{}",
+        p.url,
+        p.body
+    );
+}
+
+/// Portal → institution → dev IdP → ACS → "link sent" page. Returns that page.
+async fn activate_through_university(b: &mut Browser, email: &str, login: &str) -> Page {
+    let portal = b.get("/demo-app/login").await;
+    assert_page(&portal, 200, "Votre adresse email");
+    assert!(
+        portal.body.contains("Application de démonstration"),
+        "the portal names the app"
+    );
+    let csrf = portal.field("csrf");
+    let select = b.post("/login", &[("csrf", &csrf), ("email", email)]).await;
+    assert_page(&select, 200, "Activez votre compte UNESS");
+    let start = select
+        .links()
+        .into_iter()
+        .find(|l| l.starts_with("/saml/login?idp="))
+        .expect("the institution matching the address is offered");
+    assert!(select.body.contains("Université Lumière (démo)"));
+    let idp_form = b.get(&start).await;
+    assert_page(&idp_form, 200, "IdP de démonstration");
+    let action = idp_form.form_action("SAMLRequest");
+    let answer = b
+        .post(
+            &action,
+            &[
+                ("SAMLRequest", &idp_form.field("SAMLRequest")),
+                ("RelayState", &idp_form.field("RelayState")),
+                ("login", login),
+                ("password", &format!("{login}-pw")),
+            ],
+        )
+        .await;
+    assert_page(&answer, 200, "SAMLResponse");
+    let acs = answer.form_action("SAMLResponse");
+    assert!(acs.ends_with("/saml/acs"), "{acs}");
+    b.post(
+        &acs,
+        &[
+            ("SAMLResponse", &answer.field("SAMLResponse")),
+            ("RelayState", &answer.field("RelayState")),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_activates_through_the_university_and_reaches_the_app() {
+    let d = demo().await;
+    let mut b = Browser::new(&d.server.url);
+
+    let sent = activate_through_university(&mut b, ALICE, "alice").await;
+    assert_page(&sent, 200, "Vérifiez votre boîte email");
+    assert!(
+        sent.body.contains(ALICE),
+        "the page shows where the link went"
+    );
+
+    let (to, text) = next_outbox_mail(&d.outbox.0, 0).await;
+    assert_eq!(to, ALICE);
+    let link = link_in(&text).expect("an activation link");
+    // A GET (what a mail scanner does) consumes nothing.
+    let confirm = b.get(&link).await;
+    assert_page(&confirm, 200, "Continuer");
+    let confirm = b.get(&link).await;
+    let form = b.post(&link, &[("csrf", &confirm.field("csrf"))]).await;
+    assert_page(&form, 200, "Créez votre mot de passe UNESS");
+    assert!(
+        form.body.contains("data-rule=\"special\""),
+        "the policy checklist is shown"
+    );
+
+    // The server's policy check is the authority.
+    let weak = b
+        .post(
+            "/password/new",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("password", "court"),
+                ("confirmation", "court"),
+            ],
+        )
+        .await;
+    assert_page(&weak, 422, "ne respecte pas");
+    assert!(weak.body.contains("class=\"unmet\""));
+    let done = b
+        .post(
+            "/password/new",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("password", NEW_PASSWORD),
+                ("confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_page(&done, 200, "Changement de votre mot de passe UNESS réussi");
+
+    // « Se connecter »: the pending authorization resumes with the address pre-filled.
+    let password = b.get("/login/password").await;
+    assert_page(&password, 200, ALICE);
+    let app = b
+        .post(
+            "/login/password",
+            &[
+                ("csrf", &password.field("csrf")),
+                ("password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_page(&app, 200, "Vous êtes connecté");
+    assert!(
+        app.text().contains(&format!("\"email\": \"{ALICE}\"")),
+        "{}",
+        app.body
+    );
+    assert!(app.text().contains("\"pwd\""), "amr says how: {}", app.body);
+
+    // The link cannot be used twice.
+    let again = b.get(&link).await;
+    assert_eq!(again.status, 410, "{}", again.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_logins_work_by_password_and_by_emailed_code_and_logout_ends_the_session() {
+    let d = demo().await;
+    let mut b = Browser::new(&d.server.url);
+    activate_through_university(&mut b, ALICE, "alice").await;
+    let (_, text) = next_outbox_mail(&d.outbox.0, 0).await;
+    let link = link_in(&text).unwrap();
+    let confirm = b.get(&link).await;
+    let form = b.post(&link, &[("csrf", &confirm.field("csrf"))]).await;
+    b.post(
+        "/password/new",
+        &[
+            ("csrf", &form.field("csrf")),
+            ("password", NEW_PASSWORD),
+            ("confirmation", NEW_PASSWORD),
+        ],
+    )
+    .await;
+
+    // A fresh browser: password login, a wrong password first.
+    let mut b = Browser::new(&d.server.url);
+    let portal = b.get("/demo-app/login").await;
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", ALICE)],
+        )
+        .await;
+    assert_page(&pw, 200, "Votre mot de passe UNESS");
+    let wrong = b
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", "Nope-123!")],
+        )
+        .await;
+    assert_page(&wrong, 401, "incorrect");
+    let app = b
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_page(&app, 200, "Vous êtes connecté");
+
+    // Signed in: the next authorization needs no login at all.
+    let again = b.get("/demo-app/login").await;
+    assert_page(&again, 200, "Vous êtes connecté");
+
+    // Logout from the app (id_token_hint) ends the session, then returns to the app.
+    let logout = app
+        .links()
+        .into_iter()
+        .find(|l| l.starts_with("/logout?"))
+        .expect("logout link");
+    let back = b.get(&logout).await;
+    assert_page(&back, 200, "Se connecter avec UNESS");
+    let account = b.get("/account").await;
+    assert_page(&account, 200, "Votre adresse email");
+
+    // A fresh browser: the e-mail code.
+    let mut b = Browser::new(&d.server.url);
+    let portal = b.get("/demo-app/login").await;
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", ALICE)],
+        )
+        .await;
+    let seen = std::fs::read_dir(&d.outbox.0).unwrap().count();
+    let code_page = b
+        .post("/login/code/send", &[("csrf", &pw.field("csrf"))])
+        .await;
+    assert_page(&code_page, 200, "Code à 6 chiffres");
+    let (_, text) = next_outbox_mail(&d.outbox.0, seen).await;
+    let code = code_in(&text).expect("a 6-digit code");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let bad = b
+        .post(
+            "/login/code",
+            &[("csrf", &code_page.field("csrf")), ("code", wrong)],
+        )
+        .await;
+    assert_page(&bad, 401, "Code incorrect");
+    let app = b
+        .post(
+            "/login/code",
+            &[("csrf", &code_page.field("csrf")), ("code", &code)],
+        )
+        .await;
+    assert_page(&app, 200, "Vous êtes connecté");
+    assert!(app.text().contains("\"otp\""), "amr says how: {}", app.body);
+    d.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_forms_and_bad_requests_get_pages_not_crashes() {
+    let d = demo().await;
+    let mut b = Browser::new(&d.server.url);
+    let portal = b.get("/login").await;
+    assert_page(&portal, 200, "Votre adresse email");
+    // No CSRF token, a wrong one, another origin.
+    let p = b.post("/login", &[("email", ALICE)]).await;
+    assert_page(&p, 403, "Formulaire expiré");
+    let p = b
+        .post("/login", &[("csrf", "forged"), ("email", ALICE)])
+        .await;
+    assert_eq!(p.status, 403);
+    // A malformed address is shown again with the error tied to the field.
+    let p = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", "not an address")],
+        )
+        .await;
+    assert_page(&p, 422, "aria-invalid=\"true\"");
+    // An authorization request from an unknown client is a page, never a redirect.
+    let p = b.get("/authorize?client_id=nobody&redirect_uri=https://evil.example/cb&response_type=code&scope=openid").await;
+    assert_page(&p, 400, "Demande de connexion invalide");
+    // A forged SAML response is refused with a page.
+    let p = b
+        .post(
+            "/saml/acs",
+            &[
+                ("SAMLResponse", "PHNhbWxwOlJlc3BvbnNlLz4="),
+                ("RelayState", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 400, "{}", p.body);
+    // Unknown link, unknown flow, unknown IdP.
+    assert_eq!(
+        b.get("/link/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            .await
+            .status,
+        410
+    );
+    assert_eq!(b.get("/saml/continue?flow=nope").await.status, 400);
+    assert_eq!(
+        b.get("/saml/login?idp=https://nowhere.example/idp")
+            .await
+            .status,
+        404
+    );
+    // Security headers on every page.
+    let p = b.get("/login").await;
+    assert!(p.headers["content-security-policy"].contains("frame-ancestors 'none'"));
+    assert_eq!(p.headers["cache-control"], "no-store");
+    assert!(b.cookies.keys().any(|k| k == "__Host-passerelle"));
+    d.server.stop().await;
+}
