@@ -7,8 +7,11 @@
 //! validate.
 
 mod cli_metadata;
+mod config;
 mod demo;
 mod journey;
+mod serve;
+mod tls;
 mod web;
 
 use std::net::SocketAddr;
@@ -39,6 +42,18 @@ enum Command {
         #[arg(long, env = "PASSERELLE_OUTBOX")]
         outbox: Option<PathBuf>,
     },
+    /// Run the bridge from a configuration file.
+    Serve {
+        /// The TOML configuration (see config/passerelle.example.toml).
+        #[arg(long, env = "PASSERELLE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check a configuration file (with the environment's overrides); errors name the
+    /// file, line and key.
+    CheckConfig {
+        /// The TOML configuration.
+        file: PathBuf,
+    },
     /// Inspect federation metadata: verify, list, search.
     Metadata {
         #[command(subcommand)]
@@ -58,24 +73,56 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+fn logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if json {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .init();
     match cli.command {
         Command::Demo {
             listen,
             public_url,
             outbox,
-        } => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the async runtime")?
-            .block_on(demo::run(listen, public_url, outbox)),
-        Command::Metadata { command } => cli_metadata::run(command),
+        } => {
+            logging(false);
+            runtime()?.block_on(demo::run(listen, public_url, outbox))
+        }
+        Command::Serve { config } => {
+            let config = config::Config::load(&config)?;
+            logging(config.log.format == config::LogFormat::Json);
+            runtime()?.block_on(serve::run(config))
+        }
+        Command::CheckConfig { file } => {
+            let config = config::Config::load(&file)?;
+            // The files it names must be readable too (keys, secret, pinned certificates).
+            let problems = config::check_files(&config);
+            if problems.is_empty() {
+                use std::io::Write as _;
+                writeln!(std::io::stdout().lock(), "{}: OK", file.display())?;
+                Ok(())
+            } else {
+                anyhow::bail!("{}", problems.join("\n"))
+            }
+        }
+        Command::Metadata { command } => {
+            logging(false);
+            cli_metadata::run(command)
+        }
     }
 }

@@ -138,7 +138,7 @@ fn default_timeout() -> u64 {
 
 /// Where messages go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "transport", rename_all = "snake_case")]
+#[serde(tag = "transport", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Transport {
     /// An SMTP relay.
     Smtp(SmtpConfig),
@@ -149,9 +149,10 @@ pub enum Transport {
     },
 }
 
-/// Mailer configuration (the `[mail]` table).
+/// Mailer configuration (the `[mail]` table). Unknown keys are still refused: they flow
+/// into the flattened transport, whose settings deny them (serde cannot combine
+/// `deny_unknown_fields` with `flatten` on this struct itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MailerConfig {
     /// The From header, e.g. `UNESS <no-reply@uness.fr>`.
     pub from: String,

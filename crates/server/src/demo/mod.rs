@@ -331,7 +331,7 @@ pub(crate) async fn run(
     axum::serve(
         listener,
         demo.router
-            .into_make_service_with_connect_info::<SocketAddr>(),
+            .into_make_service_with_connect_info::<crate::web::Peer>(),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;

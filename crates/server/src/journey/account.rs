@@ -1,8 +1,6 @@
 //! « Gérer votre compte UNESS »: the address, the linked institution, password change,
 //! sign out; and the language switch every page offers.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -13,8 +11,8 @@ use passerelle_local_auth::{Email, Error as LocalError, Lang, Password};
 use super::Fields;
 use super::links::{NewPasswordPage, checklist};
 use crate::page;
-use crate::web::App;
 use crate::web::page::{Cx, Fail, Layout, html, see_other};
+use crate::web::{App, Peer};
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -44,7 +42,7 @@ async fn signed_in_email(cx: &Cx) -> Option<Email> {
 /// `GET /account`.
 pub(crate) async fn page(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
     page!(app, headers, peer, "/account", |cx| {
@@ -116,7 +114,7 @@ fn change_form(
 /// form first when posted without fields.
 pub(crate) async fn change_password(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -178,7 +176,7 @@ pub(crate) async fn change_password(
 /// `POST /lang`: the language switch; comes back to the page it was on.
 pub(crate) async fn switch_language(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {

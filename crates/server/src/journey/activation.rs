@@ -8,8 +8,6 @@
 //! carries the cookie) to `/saml/continue`, which takes the result once and only for
 //! the bound session. Nothing grants access before the ACS's checks passed.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::Json;
 use axum::body::Bytes;
@@ -28,10 +26,10 @@ use time::OffsetDateTime;
 
 use super::{Fields, signed_in};
 use crate::page;
-use crate::web::App;
 use crate::web::i18n::negotiate;
 use crate::web::page::{Fail, Layout, render_fail, see_other};
 use crate::web::session::{Sessions, random_id};
+use crate::web::{App, Peer};
 
 /// How long a SAML round trip may take, and its result may wait for the browser.
 const FLOW_TTL: std::time::Duration = std::time::Duration::from_secs(900);
@@ -120,7 +118,7 @@ fn login_href(i: &Institution) -> String {
 /// `GET /activate[?q=…]`: the institution list, pre-filtered by the typed address.
 pub(crate) async fn institutions_page(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -193,7 +191,7 @@ pub(crate) async fn institutions_json(
 /// `GET /saml/login?idp=ENTITY_ID`: a signed AuthnRequest to that IdP.
 pub(crate) async fn saml_login(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -337,7 +335,7 @@ pub(crate) async fn saml_acs(State(app): State<App>, headers: HeaderMap, body: B
 /// `GET /saml/continue?flow=…`: the vouched identity, in the browser that asked.
 pub(crate) async fn saml_continue(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {

@@ -5,8 +5,6 @@
 //! then shows the policy as a checklist (ticked live by `password.js`; the server's
 //! check is the authority and lists every unmet rule).
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
@@ -16,9 +14,9 @@ use passerelle_local_auth::{Error as LocalError, LinkPurpose, Password, Rule};
 
 use super::Fields;
 use crate::page;
-use crate::web::App;
 use crate::web::i18n::Texts;
 use crate::web::page::{Cx, Fail, Layout, html, see_other};
+use crate::web::{App, Peer};
 
 #[derive(Template)]
 #[template(path = "link.html")]
@@ -119,7 +117,7 @@ fn gone() -> Fail {
 /// `GET /link/{token}`: « Continuer » (nothing is consumed by a GET).
 pub(crate) async fn confirm(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
@@ -152,7 +150,7 @@ pub(crate) async fn confirm(
 /// `POST /link/{token}`: consumes the link; the session may now set the password.
 pub(crate) async fn confirm_post(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     Path(token): Path<String>,
     body: Bytes,
@@ -206,7 +204,7 @@ fn form(
 /// `GET /password/new`: « Créez votre mot de passe UNESS ».
 pub(crate) async fn new_password(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
     page!(app, headers, peer, "/password/new", |cx| {
@@ -220,7 +218,7 @@ pub(crate) async fn new_password(
 /// `POST /password/new`: « Créer ».
 pub(crate) async fn new_password_post(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {

@@ -4,8 +4,6 @@
 //! Every form checks its CSRF token; wrong passwords and codes show the form again
 //! with the error tied to its field; throttles show "try again in N minutes".
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -18,8 +16,8 @@ use passerelle_oidc_provider::Amr;
 
 use super::{Fields, hints, signed_in};
 use crate::page;
-use crate::web::App;
 use crate::web::page::{Cx, Fail, Layout, html, see_other};
+use crate::web::{App, Peer};
 
 #[derive(Template)]
 #[template(path = "portal.html")]
@@ -51,7 +49,7 @@ struct CodePage<'a> {
 /// `GET /`: the account page when signed in, else the portal.
 pub(crate) async fn home(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
     page!(app, headers, peer, "/", |cx| {
@@ -90,7 +88,7 @@ fn portal_page(
 /// `GET /login`: « Votre adresse email ».
 pub(crate) async fn portal(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
     page!(app, headers, peer, "/login", |cx| {
@@ -103,7 +101,7 @@ pub(crate) async fn portal(
 /// `POST /login`: the address decides the next step.
 pub(crate) async fn portal_post(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -198,7 +196,7 @@ async fn password_page(
 /// `GET /login/password`.
 pub(crate) async fn password(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
     page!(app, headers, peer, "/login/password", |cx| {
@@ -212,7 +210,7 @@ pub(crate) async fn password(
 /// `POST /login/password`.
 pub(crate) async fn password_post(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -258,7 +256,7 @@ fn code_page(
 /// `POST /login/code/send`: « Recevoir le code ».
 pub(crate) async fn code_send(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -280,7 +278,7 @@ pub(crate) async fn code_send(
 /// `GET /login/code`: the 6-digit code form.
 pub(crate) async fn code(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
     page!(app, headers, peer, "/login/code", |cx| {
@@ -294,7 +292,7 @@ pub(crate) async fn code(
 /// `POST /login/code`.
 pub(crate) async fn code_post(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -339,7 +337,7 @@ pub(crate) async fn code_post(
 /// `POST /password/forgot`: e-mails a reset link.
 pub(crate) async fn forgot(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {

@@ -16,9 +16,9 @@ use passerelle_local_auth::Email;
 use passerelle_oidc_provider::{Authorize, OAuthError};
 
 use super::{Fields, resume};
-use crate::web::App;
 use crate::web::i18n::negotiate;
 use crate::web::page::{Cx, Fail, see_other};
+use crate::web::{App, Peer};
 
 fn pairs_of(raw: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(raw)
@@ -38,7 +38,7 @@ fn invalid(e: &OAuthError) -> Fail {
 /// `GET /authorize`.
 pub(crate) async fn authorize_get(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -49,7 +49,7 @@ pub(crate) async fn authorize_get(
 /// `POST /authorize` (form-encoded, as OIDC Core allows).
 pub(crate) async fn authorize_post(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -129,7 +129,7 @@ async fn authorize_inner(cx: &mut Cx, pairs: &[(String, String)]) -> Result<Resp
 /// `GET /logout` (RP-initiated logout).
 pub(crate) async fn logout_get(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -140,7 +140,7 @@ pub(crate) async fn logout_get(
 /// `POST /logout`: from an app (form post) or from our own « Se déconnecter » button.
 pub(crate) async fn logout_post(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {

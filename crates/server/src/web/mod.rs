@@ -32,6 +32,28 @@ use crate::journey;
 use i18n::Catalog;
 use session::Sessions;
 
+/// The TCP peer of a request (what `ConnectInfo` gives handlers, over HTTP or HTTPS).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
 /// What every handler can reach; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct App(Arc<Inner>);

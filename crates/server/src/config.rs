@@ -1,0 +1,602 @@
+//! The configuration: one TOML file, overridden by `PASSERELLE_…` environment variables,
+//! checked completely before anything starts.
+//!
+//! `PASSERELLE_A__B=value` overrides key `b` of table `[a]` (double underscore between
+//! levels; the value is read as TOML when it parses, else as a string). Errors name the
+//! file, the line and the key (`check-config` prints them); semantic checks (URLs, key
+//! files, clients) run after parsing, in [`Config::check`]. Secrets are read from files
+//! named here, never written in the TOML itself, and never printed.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use passerelle_local_auth::{Limit, MailerConfig};
+use passerelle_oidc_provider::ClientConfig;
+use passerelle_saml_sp::sp::SpConfig;
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// The URL browsers and apps use (the OIDC issuer), e.g. `https://login.uness.fr`.
+    pub public_url: String,
+    /// Where to listen.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The support link on every page and e-mail.
+    #[serde(default = "default_support")]
+    pub support_url: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (nothing else's is).
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// A file holding the server secret (≥ 32 random bytes; `passerelle keys
+    /// generate-secret` writes one). It seals the OIDC keys and keys the code digests:
+    /// every instance needs the same one.
+    pub secret_file: PathBuf,
+    /// Logs.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// The store.
+    pub store: StoreConfig,
+    /// Serve HTTPS directly (else plain HTTP behind a reverse proxy).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Browser sessions.
+    #[serde(default)]
+    pub sessions: SessionConfig,
+    /// Outgoing mail.
+    pub mail: MailerConfig,
+    /// The local fallback (policy, codes, links, throttles). `link_base_url` is derived
+    /// from `public_url`.
+    #[serde(default)]
+    pub local_auth: passerelle_local_auth::Config,
+    /// Limits the server applies itself.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// The SAML service provider and its federations.
+    pub saml: SamlConfig,
+    /// The OpenID provider and its relying parties.
+    #[serde(default)]
+    pub oidc: OidcConfig,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogConfig {
+    /// `text` (default) or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LogFormat {
+    /// Human-readable.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoreConfig {
+    /// `redis://…`, `rediss://…`, `redis+cluster://…`, or `memory` (one instance, lost
+    /// on restart: tests and trials only).
+    pub url: String,
+    /// Key prefix (several deployments may share one Redis).
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// A PEM file with the root that signs the Redis server's certificate (`rediss://`).
+    #[serde(default)]
+    pub tls_root: Option<PathBuf>,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsConfig {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
+}
+
+/// `[sessions]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SessionConfig {
+    /// A journey in progress (not signed in), seconds.
+    pub anonymous_secs: u64,
+    /// A signed-in session without activity, seconds.
+    pub idle_secs: u64,
+    /// A signed-in session whatever the activity, seconds.
+    pub absolute_secs: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            anonymous_secs: 3600,
+            idle_secs: 8 * 3600,
+            absolute_secs: 7 * 86_400,
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LimitsConfig {
+    /// Portal submissions per client address.
+    pub portal_per_client: Limit,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            portal_per_client: Limit::per_minutes(600, 15),
+        }
+    }
+}
+
+/// `[saml]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SamlConfig {
+    /// The SP itself.
+    pub sp: SpConfig,
+    /// Its key files.
+    pub keys: SpKeys,
+    /// The federation feeds, in order of precedence.
+    #[serde(default)]
+    pub federations: Vec<FeedConfig>,
+    /// Seconds between refreshes (a feed's cacheDuration may ask sooner).
+    #[serde(default = "default_refresh")]
+    pub refresh_interval_secs: u64,
+    /// Where last good copies of the feeds are kept (re-verified at start-up).
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// Tolerated clock difference with IdPs, seconds.
+    #[serde(default = "default_skew")]
+    pub clock_skew_secs: u64,
+}
+
+/// `[saml.keys]`: PEM files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SpKeys {
+    /// Signs AuthnRequests.
+    pub signing_key: PathBuf,
+    /// Its certificate, published in the SP metadata.
+    pub signing_cert: PathBuf,
+    /// Decrypts assertions.
+    pub encryption_key: PathBuf,
+    /// Its certificate, published in the SP metadata.
+    pub encryption_cert: PathBuf,
+}
+
+/// `[[saml.federations]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeedConfig {
+    /// A short name (letters, digits, `-`, `_`).
+    pub name: String,
+    /// An HTTPS URL to fetch…
+    #[serde(default)]
+    pub url: Option<String>,
+    /// …or a file another process keeps up to date.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// The federation's signing certificate(s), PEM files (several during a rollover).
+    pub certs: Vec<PathBuf>,
+    /// The longest validity window accepted, in days.
+    #[serde(default = "default_max_validity")]
+    pub max_validity_days: u64,
+    /// An extra PEM root for the feed's HTTPS server.
+    #[serde(default)]
+    pub extra_root: Option<PathBuf>,
+}
+
+/// `[oidc]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct OidcConfig {
+    /// Authorization code lifetime, seconds.
+    pub code_lifetime_secs: u64,
+    /// Access and ID token lifetime, seconds.
+    pub token_lifetime_secs: u64,
+    /// Refresh token lifetime without use, seconds.
+    pub refresh_idle_secs: u64,
+    /// Refresh token family lifetime, seconds.
+    pub refresh_absolute_secs: u64,
+    /// The relying parties.
+    pub clients: Vec<ClientConfig>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        let s = passerelle_oidc_provider::Settings::new("https://unused.invalid");
+        Self {
+            code_lifetime_secs: s.code_lifetime,
+            token_lifetime_secs: s.token_lifetime,
+            refresh_idle_secs: s.refresh_idle,
+            refresh_absolute_secs: s.refresh_absolute,
+            clients: Vec::new(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_support() -> String {
+    "https://sos.uness.fr/".into()
+}
+fn default_prefix() -> String {
+    "passerelle".into()
+}
+fn default_refresh() -> u64 {
+    3600
+}
+fn default_skew() -> u64 {
+    180
+}
+fn default_max_validity() -> u64 {
+    31
+}
+
+/// A configuration problem, located.
+#[derive(Debug)]
+pub(crate) struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The dotted key, when known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": {key}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The 1-based line of `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
+}
+
+/// The line where dotted `key` is set (`a.b.c`, `oidc.clients[1].name`), found by
+/// following table headers; `None` when it is not written in the file.
+pub(crate) fn locate(text: &str, key: &str) -> Option<usize> {
+    let parts: Vec<String> = key.split('.').map(str::to_owned).collect();
+    let (table, leaf) = parts.split_at(parts.len().saturating_sub(1));
+    let wanted_table = table.join(".");
+    let leaf = leaf.first()?;
+    let mut current = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut table_line = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(h) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
+            let name = h.trim().to_owned();
+            let n = counts.entry(name.clone()).or_insert(0);
+            current = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(h) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            current = h.trim().to_owned();
+        } else if let Some((k, _)) = line.split_once('=') {
+            let k = k.trim().trim_matches('"');
+            if current == wanted_table && k == leaf {
+                return Some(i + 1);
+            }
+            continue;
+        } else {
+            continue;
+        }
+        if current == wanted_table || current == key {
+            table_line = Some(i + 1);
+        }
+    }
+    table_line
+}
+
+/// Sets `value` at `keys` in `table`, creating tables on the way; `false` when a
+/// non-table value is in the way.
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> bool {
+    match keys {
+        [] => false,
+        [last] => {
+            table.insert(last.clone(), value);
+            true
+        }
+        [first, rest @ ..] => match table
+            .entry(first.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        {
+            toml::Value::Table(t) => set_path(t, rest, value),
+            _ => false,
+        },
+    }
+}
+
+fn env_overrides(table: &mut toml::Table) -> Vec<String> {
+    let mut applied = Vec::new();
+    for (name, value) in std::env::vars() {
+        let Some(path) = name.strip_prefix("PASSERELLE_") else {
+            continue;
+        };
+        // The CLI's own variables, not configuration keys.
+        if matches!(path, "CONFIG" | "OUTBOX" | "BIN") {
+            continue;
+        }
+        let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.clone()));
+        if set_path(table, &keys, parsed) {
+            applied.push(keys.join("."));
+        }
+    }
+    applied
+}
+
+impl Config {
+    /// Reads, parses and checks `path` with the environment's overrides.
+    pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
+        let err = |line, key: Option<String>, message: String| ConfigError {
+            file: path.to_path_buf(),
+            line,
+            key,
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(None, None, format!("cannot read: {e}")))?;
+        // Parsed from the text first: errors then carry a position.
+        let mut config: Self = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| line_of(&text, s.start));
+            err(line, None, e.message().to_owned())
+        })?;
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| err(None, None, e.message().to_owned()))?;
+        let applied = env_overrides(&mut table);
+        if !applied.is_empty() {
+            config = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    err(
+                        None,
+                        Some(applied.join(", ")),
+                        format!("after PASSERELLE_… overrides: {}", e.message()),
+                    )
+                })?;
+        }
+        config
+            .check()
+            .map_err(|(key, message)| err(locate(&text, &key), Some(key), message))?;
+        Ok(config)
+    }
+
+    /// The checks types cannot make. Returns the first problem as (key, message).
+    pub(crate) fn check(&self) -> Result<(), (String, String)> {
+        let bad = |k: &str, m: String| Err((k.to_owned(), m));
+        let url = match url::Url::parse(&self.public_url) {
+            Ok(u) => u,
+            Err(e) => return bad("public_url", format!("not a URL: {e}")),
+        };
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return bad(
+                "public_url",
+                "must be https (http only for localhost)".into(),
+            );
+        }
+        if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+            return bad(
+                "public_url",
+                "must be an origin without path, query or fragment".into(),
+            );
+        }
+        if !self.store.url.starts_with("redis") && self.store.url != "memory" {
+            return bad(
+                "store.url",
+                "must be redis://, rediss://, redis+cluster:// or memory".into(),
+            );
+        }
+        let s = &self.sessions;
+        if s.anonymous_secs == 0 || s.idle_secs == 0 || s.absolute_secs < s.idle_secs {
+            return bad(
+                "sessions.absolute_secs",
+                "lifetimes must be positive and absolute ≥ idle".into(),
+            );
+        }
+        if let Err(e) = self.local_auth.validate() {
+            return bad("local_auth", e.to_string());
+        }
+        let expected_acs = format!("{}/saml/acs", self.public_url.trim_end_matches('/'));
+        if self.saml.sp.acs_url != expected_acs {
+            return bad(
+                "saml.sp.acs_url",
+                format!("must be {expected_acs} (the ACS this server serves)"),
+            );
+        }
+        for (i, f) in self.saml.federations.iter().enumerate() {
+            let key = |k: &str| format!("saml.federations[{i}].{k}");
+            if f.url.is_some() == f.file.is_some() {
+                return bad(&key("url"), "give exactly one of url and file".into());
+            }
+            if f.certs.is_empty() {
+                return bad(&key("certs"), "at least one pinned certificate".into());
+            }
+        }
+        for (i, c) in self.oidc.clients.iter().enumerate() {
+            if let Err(e) = passerelle_oidc_provider::Registry::new(std::slice::from_ref(c)) {
+                return bad(&format!("oidc.clients[{i}]"), e.to_string());
+            }
+        }
+        if let Err(e) = passerelle_oidc_provider::Registry::new(&self.oidc.clients) {
+            return bad("oidc.clients", e.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Every file the configuration names that cannot be read or used, one line each.
+pub(crate) fn check_files(config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Err(e) = crate::serve::read_secret(&config.secret_file) {
+        problems.push(format!("secret_file: {e:#}"));
+    }
+    let k = &config.saml.keys;
+    for (key, cert, what) in [
+        (
+            &k.signing_key,
+            &k.signing_cert,
+            "saml.keys.signing_key/signing_cert",
+        ),
+        (
+            &k.encryption_key,
+            &k.encryption_cert,
+            "saml.keys.encryption_key/encryption_cert",
+        ),
+    ] {
+        match (std::fs::read(key), std::fs::read(cert)) {
+            (Ok(key), Ok(cert)) => {
+                if let Err(e) = passerelle_saml_sp::sp::KeyPair::from_pem(&key, &cert) {
+                    problems.push(format!("{what}: {e}"));
+                }
+            }
+            (Err(e), _) => problems.push(format!("{what}: {}: {e}", key.display())),
+            (_, Err(e)) => problems.push(format!("{what}: {}: {e}", cert.display())),
+        }
+    }
+    for (i, f) in config.saml.federations.iter().enumerate() {
+        for c in &f.certs {
+            let ok = std::fs::read_to_string(c)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| {
+                    passerelle_saml_sp::metadata::PinnedCerts::from_pem(&pem)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = ok {
+                problems.push(format!("saml.federations[{i}].certs: {}: {e}", c.display()));
+            }
+        }
+    }
+    if let Err(e) = passerelle_local_auth::Mailer::new(&config.mail) {
+        problems.push(format!("mail: {e}"));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    const SAMPLE: &str = include_str!("../../../config/passerelle.example.toml");
+
+    fn write(text: &str) -> tempfile_path::TempPath {
+        tempfile_path::TempPath::with(text)
+    }
+
+    mod tempfile_path {
+        pub struct TempPath(pub std::path::PathBuf);
+        impl TempPath {
+            pub fn with(text: &str) -> Self {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                let p = std::env::temp_dir().join(format!(
+                    "passerelle-config-{}-{nanos}.toml",
+                    std::process::id()
+                ));
+                std::fs::write(&p, text).ok();
+                Self(p)
+            }
+        }
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_example_configuration_parses_and_passes_its_checks() {
+        let f = write(SAMPLE);
+        let c = Config::load(&f.0).unwrap();
+        assert_eq!(c.public_url, "https://login.uness.fr");
+        assert!(!c.oidc.clients.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_key_is_reported_with_its_line() {
+        let text = SAMPLE.replacen("[store]", "[store]\ncolour = \"blue\"", 1);
+        let f = write(&text);
+        let e = Config::load(&f.0).unwrap_err();
+        let expected = text.lines().position(|l| l.starts_with("colour")).unwrap() + 1;
+        assert_eq!(e.line, Some(expected), "{e}");
+        assert!(e.message.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn a_semantic_error_names_the_key_and_its_line() {
+        let text = SAMPLE.replacen(
+            "public_url = \"https://login.uness.fr\"",
+            "public_url = \"http://login.uness.fr\"",
+            1,
+        );
+        let f = write(&text);
+        let e = Config::load(&f.0).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("public_url"));
+        assert!(e.line.is_some(), "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains("must be https"), "{shown}");
+    }
+
+    #[test]
+    fn an_unknown_mail_key_is_refused_for_either_transport() {
+        let text = SAMPLE.replacen("timeout_secs = 10", "timeout_secs = 10\ncolour = 1", 1);
+        let e = Config::load(&write(&text).0).unwrap_err();
+        assert!(e.message.contains("colour"), "{e}");
+        let outbox = SAMPLE.replacen(
+            "transport = \"smtp\"",
+            "transport = \"outbox\"\ndir = \"/tmp/x\"",
+            1,
+        );
+        let e = Config::load(&write(&outbox).0).unwrap_err();
+        assert!(
+            e.message.contains("host"),
+            "smtp keys are unknown to the outbox: {e}"
+        );
+    }
+
+    #[test]
+    fn keys_in_arrays_of_tables_are_located() {
+        let text = "a = 1\n[[oidc.clients]]\nclient_id = \"x\"\n[[oidc.clients]]\nclient_id = \"y\"\nname = \"Y\"\n";
+        assert_eq!(locate(text, "oidc.clients[1].name"), Some(6));
+        assert_eq!(locate(text, "oidc.clients[0].client_id"), Some(3));
+        assert_eq!(locate(text, "a"), Some(1));
+        assert_eq!(locate(text, "oidc.clients[1]"), Some(4));
+    }
+}

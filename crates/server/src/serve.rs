@@ -1,0 +1,266 @@
+//! `passerelle serve --config FILE`: the bridge assembled from a checked configuration.
+//!
+//! Everything that can be wrong is found before the port opens: the secret, the key
+//! files, the clients, the mailer, the store URL. The federation starts from its
+//! on-disk copies (re-verified) and refreshes in the background; a feed server that is
+//! down at start-up does not stop the bridge, it serves what it had.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use hmac::{KeyInit as _, Mac as _};
+use passerelle_local_auth::secret::SecretKey;
+use passerelle_local_auth::{LocalAuth, Mailer};
+use passerelle_oidc_provider::{Provider, Registry, Settings};
+use passerelle_saml_sp::acs::AcsSettings;
+use passerelle_saml_sp::federation::{Federation, Location, Source};
+use passerelle_saml_sp::fetch::Fetcher;
+use passerelle_saml_sp::metadata::PinnedCerts;
+use passerelle_saml_sp::sp::{KeyPair, ServiceProvider};
+use passerelle_store::{Store, StoreOptions};
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::web::i18n::Catalog;
+use crate::web::session::{Lifetimes, Sessions};
+use crate::web::{App, Inner};
+
+fn read(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{what}: cannot read {}", path.display()))
+}
+
+/// The server secret: the file's bytes, or the hex or base64 they spell.
+pub(crate) fn read_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let raw = read(path, "secret_file")?;
+    let text = String::from_utf8_lossy(&raw).trim().to_owned();
+    let decoded = if !text.is_empty()
+        && text.len().is_multiple_of(2)
+        && text.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        (0..text.len())
+            .step_by(2)
+            .filter_map(|i| {
+                text.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect()
+    } else if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(&text) {
+        b
+    } else if let Ok(b) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&text) {
+        b
+    } else {
+        raw
+    };
+    if decoded.len() < 32 {
+        anyhow::bail!(
+            "secret_file {} holds {} bytes; at least 32 are needed",
+            path.display(),
+            decoded.len()
+        );
+    }
+    Ok(decoded)
+}
+
+/// A key for one purpose, derived from the server secret.
+fn derive(secret: &[u8], purpose: &str) -> anyhow::Result<Vec<u8>> {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
+        .map_err(|e| anyhow::anyhow!("HMAC: {e}"))?;
+    mac.update(purpose.as_bytes());
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
+/// Opens the configured store (never connects: Redis is reached on first use).
+pub(crate) fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.store.url == "memory" {
+        return Ok(Store::memory(&config.store.prefix));
+    }
+    let options = StoreOptions {
+        tls_root_pem: config
+            .store
+            .tls_root
+            .as_deref()
+            .map(|p| read(p, "store.tls_root"))
+            .transpose()?,
+        ..StoreOptions::default()
+    };
+    Store::open_with(&config.store.url, &config.store.prefix, &options).context("store.url")
+}
+
+fn federation(config: &Config) -> anyhow::Result<Federation> {
+    let mut sources = Vec::new();
+    for f in &config.saml.federations {
+        let mut pem = String::new();
+        for c in &f.certs {
+            pem.push_str(&String::from_utf8_lossy(&read(
+                c,
+                "saml.federations.certs",
+            )?));
+            pem.push('\n');
+        }
+        let location = match (&f.url, &f.file) {
+            (Some(url), _) => {
+                let extra = f
+                    .extra_root
+                    .as_deref()
+                    .map(|p| {
+                        read(p, "saml.federations.extra_root")
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    })
+                    .transpose()?;
+                Location::Url {
+                    url: url.clone(),
+                    fetcher: Fetcher::new(extra.as_deref(), Duration::from_secs(60), 256 << 20)?,
+                }
+            }
+            (None, Some(file)) => Location::File(file.clone()),
+            (None, None) => anyhow::bail!("saml.federations {}: no url or file", f.name),
+        };
+        sources.push(Source {
+            name: f.name.clone(),
+            location,
+            pinned: PinnedCerts::from_pem(&pem)
+                .with_context(|| format!("saml.federations {} certs", f.name))?,
+            max_validity: Duration::from_secs(f.max_validity_days.saturating_mul(86_400)),
+        });
+    }
+    Ok(Federation::new(sources, config.saml.cache_dir.clone())?)
+}
+
+/// Builds the application from a checked configuration.
+pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
+    let public = config.public_url.trim_end_matches('/').to_owned();
+    let secret = read_secret(&config.secret_file)?;
+    let store = open_store(config)?;
+    let mailer = Mailer::new(&config.mail).context("[mail]")?;
+    let local_config = passerelle_local_auth::Config {
+        link_base_url: format!("{public}/link"),
+        ..config.local_auth.clone()
+    };
+    let local = LocalAuth::new(
+        local_config,
+        store.clone(),
+        mailer,
+        SecretKey::new(derive(&secret, "passerelle local-auth v1")?)?,
+    )
+    .context("[local_auth]")?;
+    let k = &config.saml.keys;
+    let sp = ServiceProvider::new(
+        config.saml.sp.clone(),
+        KeyPair::from_pem(
+            &read(&k.signing_key, "saml.keys.signing_key")?,
+            &read(&k.signing_cert, "saml.keys.signing_cert")?,
+        )
+        .context("saml.keys.signing_*")?,
+        KeyPair::from_pem(
+            &read(&k.encryption_key, "saml.keys.encryption_key")?,
+            &read(&k.encryption_cert, "saml.keys.encryption_cert")?,
+        )
+        .context("saml.keys.encryption_*")?,
+    )
+    .context("[saml.sp]")?;
+    let federation = Arc::new(federation(config)?);
+    let now = OffsetDateTime::now_utc();
+    federation.start_from_cache(now).await;
+    for status in federation.refresh(now).await {
+        match status.error {
+            Some(e) => {
+                tracing::error!(feed = %status.name, error = %e, "federation feed not loaded at start-up")
+            }
+            None => {
+                tracing::info!(feed = %status.name, idps = status.idps, "federation feed loaded")
+            }
+        }
+    }
+    federation.clone().spawn_refresher(Duration::from_secs(
+        config.saml.refresh_interval_secs.max(60),
+    ));
+
+    let o = &config.oidc;
+    let settings = Settings {
+        code_lifetime: o.code_lifetime_secs,
+        token_lifetime: o.token_lifetime_secs,
+        refresh_idle: o.refresh_idle_secs,
+        refresh_absolute: o.refresh_absolute_secs,
+        ..Settings::new(&public)
+    };
+    let registry = Registry::new(&o.clients).context("[[oidc.clients]]")?;
+    let oidc = Arc::new(
+        Provider::new(settings, registry, store.clone(), &derive(&secret, "passerelle oidc v1")?)
+            .await
+            .context("OpenID provider (is the store reachable? is secret_file the one the other instances use?)")?,
+    );
+    let s = &config.sessions;
+    Ok(App::new(Inner {
+        sessions: Sessions::new(
+            store.clone(),
+            Lifetimes {
+                anonymous: Duration::from_secs(s.anonymous_secs),
+                idle: Duration::from_secs(s.idle_secs),
+                absolute: Duration::from_secs(s.absolute_secs),
+            },
+        ),
+        store,
+        local,
+        oidc,
+        sp,
+        federation,
+        acs: AcsSettings {
+            clock_skew: Duration::from_secs(config.saml.clock_skew_secs),
+            ..AcsSettings::default()
+        },
+        catalog: Catalog::load()?,
+        origin: crate::demo::origin_of(&public)?,
+        public_url: public,
+        support_url: config.support_url.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        portal_limit: config.limits.portal_per_client,
+    }))
+}
+
+/// Runs the bridge until Ctrl-C or SIGTERM.
+pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
+    let app = build(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let router = crate::web::router(app);
+    let service = router.into_make_service_with_connect_info::<crate::web::Peer>();
+    match &config.tls {
+        Some(tls) => {
+            let listener = crate::tls::TlsListener::start(listener, tls.cert.clone(), tls.key.clone())?;
+            tracing::info!(listen = %config.listen, public_url = %config.public_url, "passerelle is up (HTTPS)");
+            axum::serve(listener, service).with_graceful_shutdown(shutdown()).await
+        }
+        None => {
+            tracing::info!(listen = %config.listen, public_url = %config.public_url, "passerelle is up (HTTP)");
+            axum::serve(listener, service).with_graceful_shutdown(shutdown()).await
+        }
+    }
+    .context("HTTP server")
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd and container runtimes send).
+pub(crate) async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
