@@ -27,6 +27,34 @@ use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt as _;
 
+pub mod deploy;
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh directory named after `label`.
+    #[must_use]
+    pub fn new(label: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let p = std::env::temp_dir().join(format!(
+            "passerelle-it-{label}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Installs rustls' ring provider (reqwest is built without a default one).
 pub fn tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -168,10 +196,15 @@ impl Page {
     /// Like [`Page::field`], `None` when missing.
     #[must_use]
     pub fn try_field(&self, name: &str) -> Option<String> {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = self.body.find(&marker)? + marker.len();
-        let raw = self.body[start..].split('"').next()?;
-        Some(unescape(raw))
+        let wanted = format!("name=\"{name}\"");
+        self.body.split("<input").skip(1).find_map(|tag| {
+            let tag = tag.split('>').next()?;
+            if !tag.contains(&wanted) {
+                return None;
+            }
+            let start = tag.find(" value=\"")? + 8;
+            Some(unescape(tag[start..].split('"').next()?))
+        })
     }
 
     /// The `action` of the form that holds field `name`.
@@ -253,6 +286,12 @@ pub struct Browser {
     pub cookies: BTreeMap<String, String>,
     /// The origin relative URLs resolve against.
     pub base: String,
+    /// Redirects to URLs starting with this are not followed (the app's redirect URI).
+    pub stop_at: Option<String>,
+    /// Other origins to spread requests over (several instances behind one public URL):
+    /// the n-th request to `base` goes to `instances[n % len]` instead.
+    pub instances: Vec<String>,
+    turn: usize,
 }
 
 impl Browser {
@@ -268,14 +307,28 @@ impl Browser {
                 .unwrap(),
             cookies: BTreeMap::new(),
             base: base.trim_end_matches('/').to_owned(),
+            stop_at: None,
+            instances: Vec::new(),
+            turn: 0,
         }
     }
 
-    fn absolute(&self, url: &str) -> String {
-        if url.starts_with("http://") || url.starts_with("https://") {
+    fn absolute(&mut self, url: &str) -> String {
+        let full = if url.starts_with("http://") || url.starts_with("https://") {
             url.to_owned()
         } else {
             format!("{}{url}", self.base)
+        };
+        if self.instances.is_empty() {
+            return full;
+        }
+        match full.strip_prefix(&self.base) {
+            Some(rest) => {
+                let origin = self.instances[self.turn % self.instances.len()].clone();
+                self.turn += 1;
+                format!("{origin}{rest}")
+            }
+            None => full,
         }
     }
 
@@ -352,7 +405,9 @@ impl Browser {
     pub async fn follow(&mut self, mut page: Page) -> Page {
         for _ in 0..10 {
             match (page.status, page.location.clone()) {
-                (301 | 302 | 303 | 307, Some(to)) => {
+                (301 | 302 | 303 | 307, Some(to))
+                    if !self.stop_at.as_deref().is_some_and(|p| to.starts_with(p)) =>
+                {
                     let next = url::Url::parse(&page.url)
                         .unwrap()
                         .join(&to)
@@ -424,4 +479,105 @@ pub fn code_in(text: &str) -> Option<String> {
     text.split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 6)
         .map(str::to_owned)
+}
+
+/// The independent app: openid-client driven over stdin/stdout (see `openid-client/app.mjs`).
+pub struct OidcApp {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+/// openid-client's pinned version.
+pub const OPENID_CLIENT: &str = "openid-client@6.9.0";
+
+impl OidcApp {
+    /// Installs openid-client (once) and starts the app for `client_id`.
+    pub async fn start(issuer: &str, client_id: &str, secret: &str, redirect_uri: &str) -> Self {
+        let dir = passerelle_testkit::npm::install(
+            &workspace().join("target/openid-client"),
+            &[OPENID_CLIENT],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(
+            workspace().join("integration-tests/openid-client/app.mjs"),
+            dir.join("app.mjs"),
+        )
+        .unwrap();
+        let mut child = tokio::process::Command::new("node")
+            .current_dir(&dir)
+            .args(["app.mjs", issuer, client_id, secret, redirect_uri])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node");
+        let stdin = child.stdin.take().unwrap();
+        let lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        Self {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    async fn line(&mut self) -> serde_json::Value {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line())
+            .await
+            .expect("openid-client answered in time")
+            .unwrap()
+            .expect("openid-client exited");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    async fn send(&mut self, line: &str) {
+        use tokio::io::AsyncWriteExt as _;
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// The authorization URL for a new login with extra `params`.
+    pub async fn authorize(&mut self, params: serde_json::Value) -> String {
+        self.send(&serde_json::json!({ "params": params }).to_string())
+            .await;
+        let v = self.line().await;
+        v["authorize"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no URL: {v}"))
+            .to_owned()
+    }
+
+    /// Completes the login from the callback URL: `{claims, userinfo, id_token}` or `{error}`.
+    pub async fn callback(&mut self, url: &str) -> serde_json::Value {
+        self.send(url).await;
+        self.line().await
+    }
+
+    /// Stops node.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The `n`-th message (0-based) the SMTP sink received, waiting up to 15 s: (recipient,
+/// text body).
+///
+/// # Panics
+/// When it does not arrive.
+pub async fn smtp_mail(sink: &passerelle_testkit::smtp::SmtpSink, n: usize) -> (String, String) {
+    let all = sink.wait_for(n + 1, Duration::from_secs(15)).await;
+    let m = all
+        .get(n)
+        .unwrap_or_else(|| panic!("mail #{n} never arrived ({} received)", all.len()));
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&m.data)
+        .unwrap();
+    (
+        m.to.join(","),
+        parsed.body_text(0).unwrap_or_default().into_owned(),
+    )
 }

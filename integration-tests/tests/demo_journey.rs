@@ -10,7 +10,9 @@
     clippy::indexing_slicing
 )]
 
-use passerelle_integration_tests::{Browser, Page, Passerelle, code_in, link_in, next_outbox_mail};
+use passerelle_integration_tests::{
+    Browser, Page, Passerelle, TempDir, code_in, link_in, next_outbox_mail,
+};
 use passerelle_testkit::free_port;
 
 const ALICE: &str = "alice.martin@etu.univ-lumiere.test";
@@ -18,38 +20,12 @@ const NEW_PASSWORD: &str = "Sant3-Publique!";
 
 struct Demo {
     server: Passerelle,
-    outbox: tempdir::Dir,
-}
-
-mod tempdir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new(label: &str) -> Self {
-            let p = std::env::temp_dir().join(format!(
-                "passerelle-it-{label}-{}-{}",
-                std::process::id(),
-                rand()
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Self(p)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    fn rand() -> u128 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    }
+    outbox: TempDir,
 }
 
 async fn demo() -> Demo {
     let port = free_port().unwrap();
-    let outbox = tempdir::Dir::new("outbox");
+    let outbox = TempDir::new("outbox");
     let listen = format!("127.0.0.1:{port}");
     let server = Passerelle::start(
         &[

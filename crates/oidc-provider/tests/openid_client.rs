@@ -19,45 +19,9 @@ const VERSION: &str = "6.9.0";
 
 /// The directory holding openid-client and the RP script, made once per target directory.
 fn rp_dir() -> PathBuf {
-    // The tests of this file run in parallel: one npm install at a time.
-    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INSTALL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/openid-client");
-    std::fs::create_dir_all(&dir).unwrap();
-    let installed = dir.join("node_modules/openid-client/package.json");
-    let wanted = std::fs::read_to_string(&installed)
-        .is_ok_and(|p| p.contains(&format!("\"version\": \"{VERSION}\"")));
-    if !wanted {
-        assert!(
-            Command::new("npm")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success()),
-            "openid-client needs node and npm: run scripts/deps.sh test"
-        );
-        std::fs::write(
-            dir.join("package.json"),
-            "{\"private\":true,\"type\":\"module\"}\n",
-        )
-        .unwrap();
-        let ok = Command::new("npm")
-            .current_dir(&dir)
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                &format!("openid-client@{VERSION}"),
-            ])
-            .status()
-            .unwrap();
-        assert!(
-            ok.success(),
-            "npm install openid-client failed (npm registry unreachable?)"
-        );
-    }
+    let dir = passerelle_testkit::npm::install(&dir, &[&format!("openid-client@{VERSION}")])
+        .unwrap_or_else(|e| panic!("{e}"));
     std::fs::copy(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/openid-client/rp.mjs"),
         dir.join("rp.mjs"),

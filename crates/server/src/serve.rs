@@ -217,6 +217,7 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
         support_url: config.support_url.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
         portal_limit: config.limits.portal_per_client,
+        metrics: crate::web::observe::Metrics::new(),
     }))
 }
 

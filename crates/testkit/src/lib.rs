@@ -5,12 +5,14 @@
 //!   can stop and restart it (to test outages); [`redis::redis_url`] prefers `REDIS_URL`
 //!   when the environment sets one.
 //! - [`redis::RedisCluster`] starts a three-master Redis Cluster on loopback ports.
+//! - [`npm::install`] installs pinned npm packages (openid-client, axe-core) once.
 //! - [`smtp::SmtpSink`] is a small SMTP server (plain, STARTTLS or implicit TLS, optional
 //!   AUTH PLAIN/LOGIN) that records every message a real client delivers to it.
 //!
 //! Everything started here is stopped when its handle is dropped. This crate is for tests
 //! and benchmarks only; no production crate depends on it.
 
+pub mod npm;
 pub mod redis;
 pub mod smtp;
 

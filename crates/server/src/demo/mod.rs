@@ -277,6 +277,7 @@ pub(crate) async fn build(
         support_url: "https://sos.uness.fr/".into(),
         trusted_proxies: Vec::new(),
         portal_limit: Limit::per_minutes(600, 15),
+        metrics: crate::web::observe::Metrics::new(),
     });
 
     let mut router = crate::web::router(app);

@@ -297,6 +297,8 @@ pub(crate) async fn saml_acs(State(app): State<App>, headers: HeaderMap, body: B
     {
         Ok(i) => i,
         Err(passerelle_saml_sp::Error::Rejected(r)) => {
+            app.metrics.saml_rejected(&format!("{r:?}"));
+            app.metrics.login("fed", "rejected");
             return render_fail(&app, &t, rejection_page(&r), "/saml/acs");
         }
         Err(passerelle_saml_sp::Error::Store(e)) => {

@@ -229,6 +229,7 @@ pub(crate) async fn password_post(
         {
             Ok(account) => signed_in(cx, &account, Amr::Pwd).await,
             Err(LocalError::InvalidCredentials) => {
+                cx.app.metrics.login("pwd", "failure");
                 password_page(cx, &email, StatusCode::UNAUTHORIZED, Some("password.wrong")).await
             }
             Err(e) => Err(Fail::local(e)),
@@ -316,6 +317,7 @@ pub(crate) async fn code_post(
         {
             Ok(account) => signed_in(cx, &account, Amr::Otp).await,
             Err(LocalError::WrongCode { remaining }) => {
+                cx.app.metrics.login("otp", "failure");
                 let msg =
                     cx.t.fill("code.wrong", &[("remaining", &remaining.to_string())]);
                 code_page(cx, &email, StatusCode::UNAUTHORIZED, Some(msg))

@@ -99,6 +99,7 @@ pub(crate) async fn signed_in(cx: &mut Cx, account: &Account, amr: Amr) -> Resul
         sid: random_id()?,
     };
     cx.sign_in(user).await?;
+    cx.app.metrics.login(amr.as_str(), "success");
     cx.session.record.email = Some(account.email.as_str().to_owned());
     resume(cx, account).await
 }

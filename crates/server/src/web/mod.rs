@@ -5,6 +5,7 @@
 //! context, layout, failures). The journey's handlers live in `crate::journey`.
 
 pub(crate) mod i18n;
+pub(crate) mod observe;
 pub(crate) mod page;
 pub(crate) mod session;
 
@@ -86,6 +87,8 @@ pub(crate) struct Inner {
     pub trusted_proxies: Vec<IpAddr>,
     /// Portal submissions per client address.
     pub portal_limit: passerelle_local_auth::Limit,
+    /// Prometheus metrics.
+    pub metrics: observe::Metrics,
 }
 
 impl std::ops::Deref for App {
@@ -173,14 +176,47 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-async fn readyz(State(app): State<App>) -> (StatusCode, &'static str) {
-    match app.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: store unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
-        }
+/// `GET /readyz`: 200 when the store answers and every federation feed serves data;
+/// the body lists what is degraded (a stale feed is served, and reported).
+async fn readyz(State(app): State<App>) -> (StatusCode, String) {
+    let mut lines = Vec::new();
+    let mut ready = true;
+    if let Err(e) = app.store.ping().await {
+        tracing::warn!(error = %e, "readiness: store unavailable");
+        ready = false;
+        lines.push("store: unavailable".to_owned());
+    } else {
+        lines.push("store: ok".to_owned());
     }
+    for s in &app.federation.snapshot().sources {
+        let state = match (&s.error, s.idps, s.stale) {
+            (Some(_), 0, _) => {
+                ready = false;
+                "no data"
+            }
+            (Some(_), _, _) | (None, _, true) => "stale (serving the last good copy)",
+            (None, _, false) => "ok",
+        };
+        let until = s.valid_until.as_deref().unwrap_or("-");
+        lines.push(format!(
+            "federation {}: {state}, {} IdPs, valid until {until}",
+            s.name, s.idps
+        ));
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    lines.insert(
+        0,
+        if ready {
+            "ready".into()
+        } else {
+            "not ready".into()
+        },
+    );
+    (status, lines.join("\n") + "\n")
 }
 
 /// Every route of the bridge (the demo adds its own beside them).
@@ -240,8 +276,14 @@ pub(crate) fn router(app: App) -> Router {
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(observe::metrics))
         .with_state(app.clone());
+    observe::spawn_store_probe(app.clone());
     pages
         .merge(passerelle_oidc_provider::router(app.oidc.clone()))
-        .layer(middleware::from_fn_with_state(app, security_headers))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            security_headers,
+        ))
+        .layer(middleware::from_fn_with_state(app, observe::observe))
 }

@@ -1,0 +1,304 @@
+//! `passerelle serve` as deployed: real Redis, real SMTP, a SAML IdP from another crate,
+//! and openid-client (npm) as the app. The first-login journey, then a password login,
+//! a code login, a password reset, prompt=login forcing a new authentication, and
+//! logout — each ending in openid-client validating the ID token and calling userinfo.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use passerelle_integration_tests::deploy::{CLIENT_ID, CLIENT_SECRET, Deployment, USER};
+use passerelle_integration_tests::{Browser, OidcApp, Page, code_in, link_in, smtp_mail};
+use serde_json::json;
+
+const PASSWORD: &str = "Premier-Mot2passe";
+const RESET: &str = "Second-Mot2passe!";
+
+fn ok(p: &Page, status: u16, needle: &str) {
+    assert_eq!(
+        p.status, status,
+        "{} answered {}:\n{}",
+        p.url, p.status, p.body
+    );
+    assert!(
+        p.text().contains(needle),
+        "{} lacks {needle:?}:\n{}",
+        p.url,
+        p.body
+    );
+}
+
+fn back_to_app(p: &Page, redirect_uri: &str) -> String {
+    assert_eq!(
+        p.status, 303,
+        "{} answered {}:\n{}",
+        p.url, p.status, p.body
+    );
+    let to = p.location.clone().unwrap();
+    assert!(to.starts_with(redirect_uri), "{to}");
+    to
+}
+
+/// From the portal to the "link sent" page, through the university.
+async fn activate(b: &mut Browser, portal: &Page) -> Page {
+    let select = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", USER.2)],
+        )
+        .await;
+    ok(&select, 200, "Université de Test");
+    let start = select
+        .links()
+        .into_iter()
+        .find(|l| l.starts_with("/saml/login?idp="))
+        .unwrap();
+    let form = b.get(&start).await;
+    ok(&form, 200, "SAMLRequest");
+    let action = form.form_action("SAMLRequest");
+    let answer = b
+        .post(
+            &action,
+            &[
+                ("SAMLRequest", &form.field("SAMLRequest")),
+                ("RelayState", &form.field("RelayState")),
+                ("login", USER.0),
+                ("password", USER.1),
+            ],
+        )
+        .await;
+    ok(&answer, 200, "SAMLResponse");
+    b.post(
+        &answer.form_action("SAMLResponse"),
+        &[
+            ("SAMLResponse", &answer.field("SAMLResponse")),
+            ("RelayState", &answer.field("RelayState")),
+        ],
+    )
+    .await
+}
+
+/// Follows an e-mailed link and sets `password`; returns the success page.
+async fn set_password(b: &mut Browser, link: &str, password: &str) -> Page {
+    let confirm = b.get(link).await;
+    ok(&confirm, 200, "Continuer");
+    let form = b.post(link, &[("csrf", &confirm.field("csrf"))]).await;
+    ok(&form, 200, "mot de passe");
+    b.post(
+        "/password/new",
+        &[
+            ("csrf", &form.field("csrf")),
+            ("password", password),
+            ("confirmation", password),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_journey_on_redis_with_real_mail_and_openid_client_as_the_app() {
+    let d = Deployment::start(1).await;
+    let mut app = OidcApp::start(&d.public_url, CLIENT_ID, CLIENT_SECRET, &d.redirect_uri).await;
+
+    // 1. First login: e-mail → institution → SAML → link by mail → password → the app.
+    let mut b = Browser::new(&d.public_url);
+    b.stop_at = Some(d.redirect_uri.clone());
+    let portal = b.get(&app.authorize(json!({})).await).await;
+    ok(&portal, 200, "Application de test");
+    let sent = activate(&mut b, &portal).await;
+    ok(&sent, 200, USER.2);
+    let (to, text) = smtp_mail(&d.smtp, 0).await;
+    assert_eq!(to, USER.2);
+    let done = set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await;
+    ok(&done, 200, "réussi");
+    let pw = b.get("/login/password").await;
+    let cb = back_to_app(
+        &b.post_once(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
+        )
+        .await,
+        &d.redirect_uri,
+    );
+    let first = app.callback(&cb).await;
+    assert_eq!(first["claims"]["email"], USER.2, "{first}");
+    assert_eq!(first["claims"]["amr"][0], "pwd", "{first}");
+    assert_eq!(first["userinfo"]["email"], USER.2, "{first}");
+    assert_eq!(
+        first["userinfo"]["eduperson_affiliation"][0], "student",
+        "{first}"
+    );
+    let sub = first["claims"]["sub"].clone();
+
+    // 2. prompt=login: the signed-in browser must authenticate again.
+    let again = b
+        .get(&app.authorize(json!({ "prompt": "login" })).await)
+        .await;
+    ok(&again, 200, "Votre adresse email");
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &again.field("csrf")), ("email", USER.2)],
+        )
+        .await;
+    ok(&pw, 200, "Votre mot de passe UNESS");
+    let cb = back_to_app(
+        &b.post_once(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
+        )
+        .await,
+        &d.redirect_uri,
+    );
+    let forced = app.callback(&cb).await;
+    assert_eq!(forced["claims"]["sub"], sub);
+    assert!(forced["claims"]["auth_time"].as_i64() >= first["claims"]["auth_time"].as_i64());
+
+    // 3. Logout from the app ends the session: the next authorization asks again.
+    let hint = forced["id_token"].as_str().unwrap();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", hint)
+        .append_pair("post_logout_redirect_uri", &format!("{}/bye", d.public_url))
+        .append_pair("state", "s1")
+        .finish();
+    let bye = b.get_once(&format!("/logout?{q}")).await;
+    assert_eq!(bye.status, 303, "{}", bye.body);
+    assert_eq!(
+        bye.location.as_deref(),
+        Some(format!("{}/bye?state=s1", d.public_url).as_str())
+    );
+    let portal = b
+        .get(&app.authorize(json!({ "login_hint": USER.2 })).await)
+        .await;
+    ok(&portal, 200, "Votre adresse email");
+    assert_eq!(
+        portal.field("email"),
+        USER.2,
+        "login_hint pre-fills the address"
+    );
+
+    // 4. A code by e-mail instead of the password.
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", USER.2)],
+        )
+        .await;
+    let code_page = b
+        .post("/login/code/send", &[("csrf", &pw.field("csrf"))])
+        .await;
+    ok(&code_page, 200, "Code à 6 chiffres");
+    let (_, text) = smtp_mail(&d.smtp, 1).await;
+    let code = code_in(&text).unwrap();
+    let cb = back_to_app(
+        &b.post_once(
+            "/login/code",
+            &[("csrf", &code_page.field("csrf")), ("code", &code)],
+        )
+        .await,
+        &d.redirect_uri,
+    );
+    let by_code = app.callback(&cb).await;
+    assert_eq!(by_code["claims"]["amr"][0], "otp", "{by_code}");
+
+    // 5. Forgotten password: a reset link, a new password, a login with it.
+    let mut b = Browser::new(&d.public_url);
+    b.stop_at = Some(d.redirect_uri.clone());
+    let portal = b.get(&app.authorize(json!({})).await).await;
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", USER.2)],
+        )
+        .await;
+    let sent = b
+        .post("/password/forgot", &[("csrf", &pw.field("csrf"))])
+        .await;
+    ok(&sent, 200, USER.2);
+    let (_, text) = smtp_mail(&d.smtp, 2).await;
+    let done = set_password(&mut b, &link_in(&text).unwrap(), RESET).await;
+    ok(&done, 200, "réussi");
+    let pw = b.get("/login/password").await;
+    let old = b
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
+        )
+        .await;
+    ok(&old, 401, "incorrect");
+    let cb = back_to_app(
+        &b.post_once(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", RESET)],
+        )
+        .await,
+        &d.redirect_uri,
+    );
+    let reset = app.callback(&cb).await;
+    assert_eq!(reset["claims"]["sub"], sub, "same account, same subject");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journey_whose_steps_alternate_between_two_instances_completes() {
+    let d = Deployment::start(2).await;
+    let mut app = OidcApp::start(&d.public_url, CLIENT_ID, CLIENT_SECRET, &d.redirect_uri).await;
+    let mut b = Browser::new(&d.public_url);
+    b.stop_at = Some(d.redirect_uri.clone());
+    b.instances = d.origins();
+    let portal = b.get(&app.authorize(json!({})).await).await;
+    let sent = activate(&mut b, &portal).await;
+    ok(&sent, 200, USER.2);
+    let (_, text) = smtp_mail(&d.smtp, 0).await;
+    let done = set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await;
+    ok(&done, 200, "réussi");
+    let pw = b.get("/login/password").await;
+    let cb = back_to_app(
+        &b.post_once(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
+        )
+        .await,
+        &d.redirect_uri,
+    );
+    let tokens = app.callback(&cb).await;
+    assert_eq!(tokens["claims"]["email"], USER.2, "{tokens}");
+    for (i, instance) in d.instances.iter().enumerate() {
+        let served = instance
+            .log()
+            .lines()
+            .filter(|l| l.contains("status="))
+            .count();
+        assert!(
+            served >= 5,
+            "instance {i} served {served} requests:\n{}",
+            instance.log()
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_shows_a_503_page_and_service_comes_back_by_itself() {
+    let mut d = Deployment::start(1).await;
+    let mut b = Browser::new(&d.public_url);
+    ok(&b.get("/login").await, 200, "Votre adresse email");
+    d.redis.stop();
+    let down = b.get("/login").await;
+    ok(&down, 503, "Service momentanément indisponible");
+    let ready = b.get("/readyz").await;
+    assert_eq!(ready.status, 503);
+    d.redis.restart().unwrap();
+    let mut back = b.get("/login").await;
+    for _ in 0..50 {
+        if back.status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        back = b.get("/login").await;
+    }
+    ok(&back, 200, "Votre adresse email");
+}
