@@ -16,8 +16,9 @@ case "$purpose" in
   # the interoperability tests install from PyPI into target/pysaml2-venv.
   # nodejs + npm: openid-client, the independent OIDC relying party the interoperability
   # tests install from npm into target/openid-client (skipped when node is already there).
+  # chromium + chromium-driver: the browser test (headless Chromium, axe-core from npm).
   test|ci)
-    packages+=(redis-server xmlsec1 python3 python3-venv)
+    packages+=(redis-server xmlsec1 python3 python3-venv chromium chromium-driver)
     command -v npm >/dev/null || packages+=(nodejs npm)
     ;;
   demo) ;;

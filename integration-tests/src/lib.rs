@@ -401,6 +401,28 @@ impl Browser {
         self.send(req, url).await
     }
 
+    /// POST a form with extra request headers, without following redirects.
+    pub async fn post_with(
+        &mut self,
+        url: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let url = self.absolute(url);
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let mut req = self
+            .http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req, url).await
+    }
+
     /// Follows `page`'s redirects (GET), up to 10.
     pub async fn follow(&mut self, mut page: Page) -> Page {
         for _ in 0..10 {

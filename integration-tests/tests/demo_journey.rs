@@ -283,6 +283,33 @@ async fn forged_forms_and_bad_requests_get_pages_not_crashes() {
         .post("/login", &[("csrf", "forged"), ("email", ALICE)])
         .await;
     assert_eq!(p.status, 403);
+    // Another site's Origin is refused even with the right token; `Origin: null` (what
+    // browsers send under some referrer policies) leaves the token to decide.
+    let csrf = portal.field("csrf");
+    let p = b
+        .post_with(
+            "/login",
+            &[("csrf", &csrf), ("email", ALICE)],
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    let p = b
+        .post_with(
+            "/login",
+            &[("csrf", &csrf), ("email", ALICE)],
+            &[("origin", "null")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = b
+        .post_with(
+            "/login",
+            &[("csrf", &csrf), ("email", ALICE)],
+            &[("origin", &d.server.url)],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
     // A malformed address is shown again with the error tied to the field.
     let p = b
         .post(
@@ -323,6 +350,8 @@ async fn forged_forms_and_bad_requests_get_pages_not_crashes() {
     let p = b.get("/login").await;
     assert!(p.headers["content-security-policy"].contains("frame-ancestors 'none'"));
     assert_eq!(p.headers["cache-control"], "no-store");
+    // Not `no-referrer`: browsers then send `Origin: null` on our own forms.
+    assert_eq!(p.headers["referrer-policy"], "same-origin");
     assert!(b.cookies.keys().any(|k| k == "__Host-passerelle"));
     d.server.stop().await;
 }

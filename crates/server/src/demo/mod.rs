@@ -127,7 +127,10 @@ pub(crate) async fn build(
     let sp_signing = IdpKeys::generate("Passerelle demo SP signing")?;
     let sp_encryption = IdpKeys::generate("Passerelle demo SP encryption")?;
 
-    // The universities and the federation that lists them.
+    // The universities and the federation that lists them. On localhost they are reached
+    // as 127.0.0.1: another site for the browser, as a real university is, so the demo
+    // exercises the cross-site return to the ACS.
+    let idp_base = public.replacen("://localhost:", "://127.0.0.1:", 1);
     let mut idps = Vec::new();
     let mut records = Vec::new();
     let mut logins = Vec::new();
@@ -142,7 +145,7 @@ pub(crate) async fn build(
         }
         let dev = DevIdp::new(DevIdpConfig {
             entity_id: format!("https://idp.{}/idp", u.domain),
-            base_url: format!("{public}/dev-idp/{}", u.slug),
+            base_url: format!("{idp_base}/dev-idp/{}", u.slug),
             name_fr: u.name.into(),
             scope: u.domain.into(),
             users,

@@ -140,8 +140,9 @@ async fn security_headers(State(app): State<App>, request: Request, next: Next) 
     h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    // Links carry one-time tokens in their path: never leak them in Referer.
-    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Links carry one-time tokens in their path: never leak them to another site. Not
+    // `no-referrer`: with it browsers send `Origin: null` on our own forms.
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if app.https() {
         h.insert(
             STRICT_TRANSPORT_SECURITY,
