@@ -302,3 +302,92 @@ async fn redis_down_shows_a_503_page_and_service_comes_back_by_itself() {
     }
     ok(&back, 200, "Votre adresse email");
 }
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(passerelle_integration_tests::binary())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sysadmin_verbs_work_against_a_running_deployment() {
+    let d = Deployment::start(1).await;
+    let config = d.config.display().to_string();
+    let (success, stdout, stderr) = cli(&["check-config", &config]);
+    assert!(success, "{stderr}");
+    assert!(stdout.contains("OK"));
+
+    let (success, metadata, _) = cli(&["sp-metadata", "--config", &config]);
+    assert!(
+        success && metadata.contains("AssertionConsumerService"),
+        "{metadata}"
+    );
+
+    let (success, clients, _) = cli(&["clients", "list", "--config", &config]);
+    assert!(success && clients.contains(CLIENT_ID), "{clients}");
+
+    // Rotation writes a second ES256 key to the shared store: published, not signing yet.
+    let (success, rotated, stderr) = cli(&[
+        "keys",
+        "rotate",
+        "--config",
+        &config,
+        "--alg",
+        "ES256",
+        "--publish-ahead",
+        "3600",
+    ]);
+    assert!(success, "{stderr}");
+    assert!(rotated.contains("published now"), "{rotated}");
+    let (success, keys, stderr) = cli(&["keys", "list", "--config", &config]);
+    assert!(success, "{stderr}");
+    assert_eq!(
+        keys.lines().filter(|l| l.contains("\tES256\t")).count(),
+        2,
+        "{keys}"
+    );
+    assert!(keys.contains("Published"), "{keys}");
+
+    // An address nobody activated; then the account made by a university login.
+    let (success, _, stderr) = cli(&["accounts", "show", USER.2, "--config", &config]);
+    assert!(!success && stderr.contains("no account"), "{stderr}");
+    let mut b = Browser::new(&d.public_url);
+    let portal = b.get("/login").await;
+    let sent = activate(&mut b, &portal).await;
+    ok(&sent, 200, USER.2);
+    let (success, shown, stderr) = cli(&["accounts", "show", USER.2, "--config", &config]);
+    assert!(success, "{stderr}");
+    assert!(
+        shown.contains("PendingActivation") && shown.contains("univ-test.fr"),
+        "{shown}"
+    );
+    let (success, _, stderr) = cli(&["accounts", "disable", USER.2, "--config", &config]);
+    assert!(success, "{stderr}");
+    let portal = b.get("/login").await;
+    let refused = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", USER.2)],
+        )
+        .await;
+    ok(&refused, 403, "désactivé");
+
+    // A broken configuration: the error names the file, the line and the key.
+    let broken = d.config.with_file_name("broken.toml");
+    let text = std::fs::read_to_string(&d.config)
+        .unwrap()
+        .replace("[store]", "[store]\ncolour = 1");
+    std::fs::write(&broken, text).unwrap();
+    let (success, _, stderr) = cli(&["check-config", broken.to_str().unwrap()]);
+    assert!(!success);
+    assert!(
+        stderr.contains("broken.toml:") && stderr.contains("colour"),
+        "{stderr}"
+    );
+}

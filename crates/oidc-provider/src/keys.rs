@@ -259,6 +259,34 @@ struct Loaded {
     signs_from: i64,
 }
 
+/// Where a key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// In `/jwks`, not signing yet (relying parties are picking it up).
+    Published,
+    /// The key that signs for its algorithm.
+    Signing,
+    /// Replaced, still in `/jwks` until the last token it signed expires.
+    Verifying,
+    /// No longer published; dropped at the next rotation.
+    Retired,
+}
+
+/// A key as `passerelle keys list` shows it.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    /// Key id.
+    pub kid: String,
+    /// Algorithm.
+    pub alg: SigningAlg,
+    /// Published in `/jwks` since (Unix seconds).
+    pub published_at: i64,
+    /// Signs from (Unix seconds).
+    pub signs_from: i64,
+    /// State now.
+    pub state: KeyState,
+}
+
 /// The keys known at one instant.
 #[derive(Default)]
 pub struct KeyRing {
@@ -295,6 +323,39 @@ impl KeyRing {
             .iter()
             .find(|k| k.key.kid == kid)
             .map(|k| Arc::clone(&k.key))
+    }
+
+    /// Every key with its dates and state at `now` (for `passerelle keys list`); no
+    /// private material.
+    #[must_use]
+    pub fn describe(&self, now: i64, max_token_lifetime: i64) -> Vec<KeyInfo> {
+        let mut out: Vec<KeyInfo> = self
+            .keys
+            .iter()
+            .map(|k| {
+                let state = if self.is_retired(k, now, max_token_lifetime) {
+                    KeyState::Retired
+                } else if k.signs_from > now {
+                    KeyState::Published
+                } else if self
+                    .signer(k.key.alg, now)
+                    .is_some_and(|s| s.kid == k.key.kid)
+                {
+                    KeyState::Signing
+                } else {
+                    KeyState::Verifying
+                };
+                KeyInfo {
+                    kid: k.key.kid.clone(),
+                    alg: k.key.alg,
+                    published_at: k.published_at,
+                    signs_from: k.signs_from,
+                    state,
+                }
+            })
+            .collect();
+        out.sort_by_key(|k| (k.alg.as_str(), k.signs_from));
+        out
     }
 
     fn is_retired(&self, k: &Loaded, now: i64, max_token_lifetime: i64) -> bool {

@@ -35,7 +35,7 @@ pub use client::{
 };
 pub use endpoints::{discovery_document, router};
 pub use error::{Error, ErrorCode, OAuthError};
-pub use keys::{Keys, SigningAlg, SigningKey};
+pub use keys::{KeyInfo, KeyState, Keys, SigningAlg, SigningKey};
 pub use logout::EndSession;
 pub use provider::{ACADEMIC_SCOPE, Authentication, Provider, Settings, UserClaims, unix_now};
 pub use token::{ClientCredentials, TokenResponse};

@@ -6,6 +6,7 @@
 //! never panic on input, log a secret, or start with a configuration it could not fully
 //! validate.
 
+mod cli_admin;
 mod cli_metadata;
 mod config;
 mod demo;
@@ -53,6 +54,27 @@ enum Command {
     CheckConfig {
         /// The TOML configuration.
         file: PathBuf,
+    },
+    /// Print the SP metadata to register in the federation.
+    SpMetadata {
+        /// The configuration.
+        #[arg(long, env = "PASSERELLE_CONFIG")]
+        config: PathBuf,
+    },
+    /// The server secret and the OIDC signing keys: generate-secret, list, rotate.
+    Keys {
+        #[command(subcommand)]
+        command: cli_admin::KeysCommand,
+    },
+    /// Relying parties: list, add (with a generated secret shown once).
+    Clients {
+        #[command(subcommand)]
+        command: cli_admin::ClientsCommand,
+    },
+    /// Support operations on accounts: show, disable, send-reset.
+    Accounts {
+        #[command(subcommand)]
+        command: cli_admin::AccountsCommand,
     },
     /// Inspect federation metadata: verify, list, search.
     Metadata {
@@ -114,7 +136,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig { file } => {
             let config = config::Config::load(&file)?;
             // The files it names must be readable too (keys, secret, pinned certificates).
-            let problems = config::check_files(&config);
+            // (The SMTP transport's pool needs a runtime even to be built.)
+            let problems = runtime()?.block_on(async { config::check_files(&config) });
             if problems.is_empty() {
                 use std::io::Write as _;
                 writeln!(std::io::stdout().lock(), "{}: OK", file.display())?;
@@ -122,6 +145,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 anyhow::bail!("{}", problems.join("\n"))
             }
+        }
+        Command::SpMetadata { config } => cli_admin::sp_metadata(&config),
+        Command::Keys { command } => {
+            logging(false);
+            cli_admin::keys(command)
+        }
+        Command::Clients { command } => cli_admin::clients(command),
+        Command::Accounts { command } => {
+            logging(false);
+            cli_admin::accounts(command)
         }
         Command::Metadata { command } => {
             logging(false);

@@ -129,25 +129,58 @@ fn federation(config: &Config) -> anyhow::Result<Federation> {
     Ok(Federation::new(sources, config.saml.cache_dir.clone())?)
 }
 
-/// Builds the application from a checked configuration.
-pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
-    let public = config.public_url.trim_end_matches('/').to_owned();
-    let secret = read_secret(&config.secret_file)?;
-    let store = open_store(config)?;
+/// The local fallback from the configuration.
+pub(crate) fn local_auth(
+    config: &Config,
+    store: &Store,
+    secret: &[u8],
+) -> anyhow::Result<LocalAuth> {
+    let public = config.public_url.trim_end_matches('/');
     let mailer = Mailer::new(&config.mail).context("[mail]")?;
     let local_config = passerelle_local_auth::Config {
         link_base_url: format!("{public}/link"),
         ..config.local_auth.clone()
     };
-    let local = LocalAuth::new(
+    LocalAuth::new(
         local_config,
         store.clone(),
         mailer,
-        SecretKey::new(derive(&secret, "passerelle local-auth v1")?)?,
+        SecretKey::new(derive(secret, "passerelle local-auth v1")?)?,
     )
-    .context("[local_auth]")?;
+    .context("[local_auth]")
+}
+
+/// The OpenID provider from the configuration (opens or creates the signing keys).
+pub(crate) async fn provider(
+    config: &Config,
+    store: &Store,
+    secret: &[u8],
+) -> anyhow::Result<Provider> {
+    let o = &config.oidc;
+    let settings = Settings {
+        code_lifetime: o.code_lifetime_secs,
+        token_lifetime: o.token_lifetime_secs,
+        refresh_idle: o.refresh_idle_secs,
+        refresh_absolute: o.refresh_absolute_secs,
+        ..Settings::new(config.public_url.trim_end_matches('/'))
+    };
+    let registry = Registry::new(&o.clients).context("[[oidc.clients]]")?;
+    Provider::new(
+        settings,
+        registry,
+        store.clone(),
+        &derive(secret, "passerelle oidc v1")?,
+    )
+    .await
+    .context(
+        "OpenID provider (is the store reachable? is secret_file the one the other instances use?)",
+    )
+}
+
+/// The SAML service provider from the configuration.
+pub(crate) fn service_provider(config: &Config) -> anyhow::Result<ServiceProvider> {
     let k = &config.saml.keys;
-    let sp = ServiceProvider::new(
+    Ok(ServiceProvider::new(
         config.saml.sp.clone(),
         KeyPair::from_pem(
             &read(&k.signing_key, "saml.keys.signing_key")?,
@@ -160,7 +193,16 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
         )
         .context("saml.keys.encryption_*")?,
     )
-    .context("[saml.sp]")?;
+    .context("[saml.sp]")?)
+}
+
+/// Builds the application from a checked configuration.
+pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
+    let public = config.public_url.trim_end_matches('/').to_owned();
+    let secret = read_secret(&config.secret_file)?;
+    let store = open_store(config)?;
+    let local = local_auth(config, &store, &secret)?;
+    let sp = service_provider(config)?;
     let federation = Arc::new(federation(config)?);
     let now = OffsetDateTime::now_utc();
     federation.start_from_cache(now).await;
@@ -177,21 +219,17 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
     federation.clone().spawn_refresher(Duration::from_secs(
         config.saml.refresh_interval_secs.max(60),
     ));
-
-    let o = &config.oidc;
-    let settings = Settings {
-        code_lifetime: o.code_lifetime_secs,
-        token_lifetime: o.token_lifetime_secs,
-        refresh_idle: o.refresh_idle_secs,
-        refresh_absolute: o.refresh_absolute_secs,
-        ..Settings::new(&public)
-    };
-    let registry = Registry::new(&o.clients).context("[[oidc.clients]]")?;
-    let oidc = Arc::new(
-        Provider::new(settings, registry, store.clone(), &derive(&secret, "passerelle oidc v1")?)
-            .await
-            .context("OpenID provider (is the store reachable? is secret_file the one the other instances use?)")?,
-    );
+    let oidc = Arc::new(provider(config, &store, &secret).await?);
+    // Other instances (or `passerelle keys rotate`) may add keys: pick them up.
+    let keys = oidc.keys().clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            if let Err(e) = keys.refresh().await {
+                tracing::warn!(error = %e, "signing keys not refreshed");
+            }
+        }
+    });
     let s = &config.sessions;
     Ok(App::new(Inner {
         sessions: Sessions::new(
