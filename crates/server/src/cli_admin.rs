@@ -135,7 +135,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `passerelle sp-metadata --config FILE`.
-pub(crate) fn sp_metadata(config: &PathBuf) -> anyhow::Result<()> {
+pub(crate) fn sp_metadata(config: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(config)?;
     out(&serve::service_provider(&config)?.metadata_xml())
 }

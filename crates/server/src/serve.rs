@@ -180,7 +180,7 @@ pub(crate) async fn provider(
 /// The SAML service provider from the configuration.
 pub(crate) fn service_provider(config: &Config) -> anyhow::Result<ServiceProvider> {
     let k = &config.saml.keys;
-    Ok(ServiceProvider::new(
+    ServiceProvider::new(
         config.saml.sp.clone(),
         KeyPair::from_pem(
             &read(&k.signing_key, "saml.keys.signing_key")?,
@@ -193,7 +193,7 @@ pub(crate) fn service_provider(config: &Config) -> anyhow::Result<ServiceProvide
         )
         .context("saml.keys.encryption_*")?,
     )
-    .context("[saml.sp]")?)
+    .context("[saml.sp]")
 }
 
 /// Builds the application from a checked configuration.
