@@ -68,6 +68,12 @@ fn user(login: &str, password: &str, mail: &str) -> DevUser {
 impl Deployment {
     /// Starts `instances` bridges on one Redis.
     pub async fn start(instances: usize) -> Self {
+        Self::start_with(instances, "").await
+    }
+
+    /// Like [`Deployment::start`], with `extra` appended to the configuration (tables
+    /// the base file does not set: `[local_auth]`, `[limits]`, `[sessions]`, `[log]`).
+    pub async fn start_with(instances: usize, extra: &str) -> Self {
         let dir = TempDir::new("deploy");
         let redis = RedisServer::start().expect("redis-server (scripts/deps.sh test)");
         let smtp = SmtpSink::start(SinkTls::None, None).await.unwrap();
@@ -200,7 +206,7 @@ id_token_signed_response_alg = "ES256"
             feed = d("feed.xml"),
             fed = d("federation.pem"),
         );
-        write("passerelle.toml", &config);
+        write("passerelle.toml", &format!("{config}\n{extra}\n"));
         let mut deployment = Self {
             redis,
             smtp,

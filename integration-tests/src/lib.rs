@@ -28,6 +28,7 @@ use std::time::Duration;
 use tokio::io::AsyncBufReadExt as _;
 
 pub mod deploy;
+pub mod flows;
 
 /// A temporary directory, removed on drop.
 pub struct TempDir(pub PathBuf);

@@ -355,3 +355,60 @@ async fn forged_forms_and_bad_requests_get_pages_not_crashes() {
     assert!(b.cookies.keys().any(|k| k == "__Host-passerelle"));
     d.server.stop().await;
 }
+
+async fn signed_in_browser(d: &Demo) -> Browser {
+    let mut b = Browser::new(&d.server.url);
+    let portal = b.get("/login").await;
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", ALICE)],
+        )
+        .await;
+    let account = b
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_page(&account, 200, "Gérer votre compte UNESS");
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_ends_the_sessions_of_every_browser() {
+    let d = demo().await;
+    let mut first = Browser::new(&d.server.url);
+    activate_through_university(&mut first, ALICE, "alice").await;
+    let (_, text) = next_outbox_mail(&d.outbox.0, 0).await;
+    let link = link_in(&text).unwrap();
+    let confirm = first.get(&link).await;
+    let form = first.post(&link, &[("csrf", &confirm.field("csrf"))]).await;
+    first
+        .post(
+            "/password/new",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("password", NEW_PASSWORD),
+                ("confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+
+    let mut laptop = signed_in_browser(&d).await;
+    let mut phone = signed_in_browser(&d).await;
+    assert_page(&phone.get("/account").await, 200, ALICE);
+    let page = laptop.get("/account").await;
+    let bye = laptop
+        .post(
+            "/account/logout-everywhere",
+            &[("csrf", &page.field("csrf"))],
+        )
+        .await;
+    assert_page(&bye, 200, "tous vos appareils");
+    // The phone's session is over too; a new sign-in works again.
+    assert_page(&phone.get("/account").await, 200, "Votre adresse email");
+    let mut again = signed_in_browser(&d).await;
+    assert_page(&again.get("/account").await, 200, ALICE);
+    d.server.stop().await;
+}

@@ -11,92 +11,12 @@
 )]
 
 use passerelle_integration_tests::deploy::{CLIENT_ID, CLIENT_SECRET, Deployment, USER};
-use passerelle_integration_tests::{Browser, OidcApp, Page, code_in, link_in, smtp_mail};
+use passerelle_integration_tests::flows::{activate, back_to_app, ok, set_password};
+use passerelle_integration_tests::{Browser, OidcApp, code_in, link_in, smtp_mail};
 use serde_json::json;
 
 const PASSWORD: &str = "Premier-Mot2passe";
 const RESET: &str = "Second-Mot2passe!";
-
-fn ok(p: &Page, status: u16, needle: &str) {
-    assert_eq!(
-        p.status, status,
-        "{} answered {}:\n{}",
-        p.url, p.status, p.body
-    );
-    assert!(
-        p.text().contains(needle),
-        "{} lacks {needle:?}:\n{}",
-        p.url,
-        p.body
-    );
-}
-
-fn back_to_app(p: &Page, redirect_uri: &str) -> String {
-    assert_eq!(
-        p.status, 303,
-        "{} answered {}:\n{}",
-        p.url, p.status, p.body
-    );
-    let to = p.location.clone().unwrap();
-    assert!(to.starts_with(redirect_uri), "{to}");
-    to
-}
-
-/// From the portal to the "link sent" page, through the university.
-async fn activate(b: &mut Browser, portal: &Page) -> Page {
-    let select = b
-        .post(
-            "/login",
-            &[("csrf", &portal.field("csrf")), ("email", USER.2)],
-        )
-        .await;
-    ok(&select, 200, "Université de Test");
-    let start = select
-        .links()
-        .into_iter()
-        .find(|l| l.starts_with("/saml/login?idp="))
-        .unwrap();
-    let form = b.get(&start).await;
-    ok(&form, 200, "SAMLRequest");
-    let action = form.form_action("SAMLRequest");
-    let answer = b
-        .post(
-            &action,
-            &[
-                ("SAMLRequest", &form.field("SAMLRequest")),
-                ("RelayState", &form.field("RelayState")),
-                ("login", USER.0),
-                ("password", USER.1),
-            ],
-        )
-        .await;
-    ok(&answer, 200, "SAMLResponse");
-    b.post(
-        &answer.form_action("SAMLResponse"),
-        &[
-            ("SAMLResponse", &answer.field("SAMLResponse")),
-            ("RelayState", &answer.field("RelayState")),
-        ],
-    )
-    .await
-}
-
-/// Follows an e-mailed link and sets `password`; returns the success page.
-async fn set_password(b: &mut Browser, link: &str, password: &str) -> Page {
-    let confirm = b.get(link).await;
-    ok(&confirm, 200, "Continuer");
-    let form = b.post(link, &[("csrf", &confirm.field("csrf"))]).await;
-    ok(&form, 200, "mot de passe");
-    b.post(
-        "/password/new",
-        &[
-            ("csrf", &form.field("csrf")),
-            ("password", password),
-            ("confirmation", password),
-        ],
-    )
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_journey_on_redis_with_real_mail_and_openid_client_as_the_app() {
@@ -286,6 +206,9 @@ async fn redis_down_shows_a_503_page_and_service_comes_back_by_itself() {
     let mut d = Deployment::start(1).await;
     let mut b = Browser::new(&d.public_url);
     ok(&b.get("/login").await, 200, "Votre adresse email");
+    // The test Redis keeps nothing on disk: readiness says so, without failing.
+    let ready = b.get("/readyz").await;
+    ok(&ready, 200, "does not persist");
     d.redis.stop();
     let down = b.get("/login").await;
     ok(&down, 503, "Service momentanément indisponible");

@@ -271,6 +271,19 @@ impl Store {
             Backend::Redis(r) => r.ping().await,
         }
     }
+
+    /// Whether the data survives a restart of the backend: `Some(false)` for the
+    /// in-memory store and for a Redis with neither AOF nor RDB save points, `None` when
+    /// Redis will not say (`CONFIG` renamed or forbidden).
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend does not answer.
+    pub async fn persistence(&self) -> Result<Option<bool>, StoreError> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(Some(false)),
+            Backend::Redis(r) => r.persistence().await,
+        }
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -245,6 +245,27 @@ impl RedisStore {
         let _: String = self.query(&redis::cmd("PING")).await?;
         Ok(())
     }
+
+    /// Whether the server writes its data to disk (AOF on, or RDB save points set);
+    /// `None` when it will not say (CONFIG renamed or forbidden by an ACL).
+    pub(crate) async fn persistence(&self) -> Result<Option<bool>, StoreError> {
+        let get = |name: &str| {
+            let mut cmd = redis::cmd("CONFIG");
+            cmd.arg("GET").arg(name);
+            cmd
+        };
+        let aof: Result<Vec<String>, StoreError> = self.query(&get("appendonly")).await;
+        let save: Result<Vec<String>, StoreError> = self.query(&get("save")).await;
+        match (aof, save) {
+            (Err(e), _) | (_, Err(e)) if e.is_unavailable() => Err(e),
+            (Ok(aof), Ok(save)) => {
+                let aof_on = aof.get(1).is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+                let rdb_on = save.get(1).is_some_and(|v| !v.trim().is_empty());
+                Ok(Some(aof_on || rdb_on))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 async fn cluster_conn(

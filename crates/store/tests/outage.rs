@@ -122,3 +122,22 @@ async fn rediss_with_a_private_root_works_and_an_untrusted_certificate_is_refuse
     let err = untrusted.get::<u8>(&Key::new("t", "k")).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistence_is_reported_as_redis_is_configured() {
+    let server = RedisServer::start().unwrap();
+    let store = Store::open(&server.url(), "persist").unwrap();
+    // The test server runs with `--save "" --appendonly no`.
+    assert_eq!(store.persistence().await.unwrap(), Some(false));
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("yes")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(store.persistence().await.unwrap(), Some(true));
+    assert_eq!(Store::memory("m").persistence().await.unwrap(), Some(false));
+}

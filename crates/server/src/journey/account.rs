@@ -173,6 +173,34 @@ pub(crate) async fn change_password(
     })
 }
 
+/// `POST /account/logout-everywhere`: ends every sign-in of this account, on every
+/// device, and the apps' sessions opened from them (back-channel logout).
+pub(crate) async fn logout_everywhere(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/account/logout-everywhere", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let Some(email) = signed_in_email(cx).await else {
+            return Ok(see_other("/login"));
+        };
+        let sids = cx.app.sessions.sign_out_everywhere(&email.key()).await?;
+        for sid in &sids {
+            cx.app.oidc.logout_session(sid).await?;
+        }
+        tracing::info!(sessions = sids.len(), "signed out everywhere");
+        cx.sign_out().await?;
+        cx.message(
+            "logout.done.title",
+            vec![cx.t.get("account.signed_out_everywhere").to_owned()],
+            Some(("/login".to_owned(), "action.sign_in")),
+        )
+    })
+}
+
 /// `POST /lang`: the language switch; comes back to the page it was on.
 pub(crate) async fn switch_language(
     State(app): State<App>,

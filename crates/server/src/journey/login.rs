@@ -44,6 +44,7 @@ struct CodePage<'a> {
     l: &'a Layout,
     email: &'a str,
     error: Option<String>,
+    validity: String,
 }
 
 /// `GET /`: the account page when signed in, else the portal.
@@ -244,12 +245,14 @@ fn code_page(
     error: Option<String>,
 ) -> Result<Response, Fail> {
     let l = cx.layout("code.title");
+    let minutes = cx.app.local.config().code_ttl_secs.div_ceil(60).to_string();
     html(
         status,
         &CodePage {
             l: &l,
             email: email.as_str(),
             error,
+            validity: cx.t.fill("code.validity", &[("minutes", &minutes)]),
         },
     )
 }

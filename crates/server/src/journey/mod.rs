@@ -92,11 +92,18 @@ pub(crate) fn authentication(account: &Account, user: &SignedIn) -> Authenticati
 /// Signs `account` in by `amr` and continues: the waiting app gets its code, or the
 /// user lands on the account page.
 pub(crate) async fn signed_in(cx: &mut Cx, account: &Account, amr: Amr) -> Result<Response, Fail> {
+    let sid = random_id()?;
+    let generation = cx
+        .app
+        .sessions
+        .remember_sign_in(&account.email.key(), &sid)
+        .await?;
     let user = SignedIn {
         email: account.email.as_str().to_owned(),
         auth_time: cx.now,
         amr: vec![amr],
-        sid: random_id()?,
+        sid,
+        generation,
     };
     cx.sign_in(user).await?;
     cx.app.metrics.login(amr.as_str(), "success");

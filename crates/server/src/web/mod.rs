@@ -188,6 +188,13 @@ async fn readyz(State(app): State<App>) -> (StatusCode, String) {
         lines.push("store: unavailable".to_owned());
     } else {
         lines.push("store: ok".to_owned());
+        match app.store.persistence().await {
+            Ok(Some(false)) => lines.push(
+                "warning: the store does not persist (no AOF, no RDB save points, or the in-memory store): accounts would not survive its restart".to_owned(),
+            ),
+            Ok(None) => lines.push("store persistence: unknown (CONFIG GET refused)".to_owned()),
+            Ok(Some(true)) | Err(_) => {}
+        }
     }
     for s in &app.federation.snapshot().sources {
         let state = match (&s.error, s.idps, s.stale) {
@@ -262,6 +269,10 @@ pub(crate) fn router(app: App) -> Router {
         )
         .route("/account", get(journey::account::page))
         .route("/account/password", post(journey::account::change_password))
+        .route(
+            "/account/logout-everywhere",
+            post(journey::account::logout_everywhere),
+        )
         .route("/lang", post(journey::account::switch_language))
         .route(
             "/static/style.css",

@@ -231,7 +231,21 @@ impl Cx {
             .get(axum::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .and_then(negotiate);
-        let session = match app.sessions.load(headers, now).await {
+        let loaded = async {
+            let mut session = app.sessions.load(headers, now).await?;
+            // « Se déconnecter partout » ends this sign-in too.
+            if let Some(user) = &session.record.user
+                && let Ok(email) = passerelle_local_auth::Email::parse(&user.email)
+                && app
+                    .sessions
+                    .signed_out(&email.key(), user.generation)
+                    .await?
+            {
+                session.record.user = None;
+            }
+            Ok::<_, StoreError>(session)
+        };
+        let session = match loaded.await {
             Ok(s) => s,
             Err(e) => {
                 let t = app.catalog.texts(accept.unwrap_or_default());

@@ -34,6 +34,10 @@ pub(crate) struct SignedIn {
     pub amr: Vec<Amr>,
     /// The login session id given to the apps (`sid`), for logout.
     pub sid: String,
+    /// The account's sign-out generation at sign-in: « se déconnecter partout » raises
+    /// it, ending every sign-in made before.
+    #[serde(default)]
+    pub generation: u64,
 }
 
 /// What a session remembers.
@@ -221,6 +225,79 @@ impl Sessions {
     pub(crate) fn binding(s: &Session) -> String {
         let digest = Sha256::digest(format!("binding\0{}", s.id).as_bytes());
         URL_SAFE_NO_PAD.encode(digest)
+    }
+}
+
+/// The sign-in sessions of one account, for « se déconnecter partout ».
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct UserSessions {
+    /// `sid`s of recent sign-ins (the newest last, at most [`MAX_SIDS`]).
+    pub sids: Vec<String>,
+    /// Raised by « se déconnecter partout »: sign-ins of an older generation no longer
+    /// count.
+    pub generation: u64,
+}
+
+/// The most sign-in sessions remembered per account.
+pub(crate) const MAX_SIDS: usize = 32;
+
+pub(crate) fn user_key(email_key: &str) -> Key {
+    Key::new("user-sessions", email_key)
+}
+
+impl Sessions {
+    async fn user_sessions(&self, key: &Key) -> Result<UserSessions, StoreError> {
+        // An unreadable record (an upgrade) starts again; an outage is an outage.
+        let record: Option<UserSessions> = self
+            .store
+            .get(key)
+            .await
+            .or_else(|e| if e.is_unavailable() { Err(e) } else { Ok(None) })?;
+        Ok(record.unwrap_or_default())
+    }
+
+    /// Remembers a sign-in of `email_key` (its `sid`); returns the account's current
+    /// sign-out generation, to keep in the session.
+    pub(crate) async fn remember_sign_in(
+        &self,
+        email_key: &str,
+        sid: &str,
+    ) -> Result<u64, StoreError> {
+        let key = user_key(email_key);
+        let mut record = self.user_sessions(&key).await?;
+        record.sids.push(sid.to_owned());
+        let excess = record.sids.len().saturating_sub(MAX_SIDS);
+        record.sids.drain(..excess);
+        self.store
+            .set(&key, &record, Expiry::After(self.lifetimes.absolute))
+            .await?;
+        Ok(record.generation)
+    }
+
+    /// Ends every sign-in of `email_key`; returns their `sid`s.
+    pub(crate) async fn sign_out_everywhere(
+        &self,
+        email_key: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let key = user_key(email_key);
+        let record = self.user_sessions(&key).await?;
+        let next = UserSessions {
+            sids: Vec::new(),
+            generation: record.generation.saturating_add(1),
+        };
+        self.store
+            .set(&key, &next, Expiry::After(self.lifetimes.absolute))
+            .await?;
+        Ok(record.sids)
+    }
+
+    /// Whether a sign-in of `email_key` made at `generation` was ended since.
+    pub(crate) async fn signed_out(
+        &self,
+        email_key: &str,
+        generation: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(self.user_sessions(&user_key(email_key)).await?.generation > generation)
     }
 }
 

@@ -1,0 +1,95 @@
+//! Journey steps shared by the black-box tests and the load run: each drives a
+//! [`Browser`] through one stretch and asserts what a user would see.
+
+use crate::deploy::USER;
+use crate::{Browser, Page};
+
+/// Asserts a status and a text (entities decoded) on a page.
+///
+/// # Panics
+/// When either differs.
+pub fn ok(p: &Page, status: u16, needle: &str) {
+    assert_eq!(
+        p.status, status,
+        "{} answered {}:\n{}",
+        p.url, p.status, p.body
+    );
+    assert!(
+        p.text().contains(needle),
+        "{} lacks {needle:?}:\n{}",
+        p.url,
+        p.body
+    );
+}
+
+/// The redirect back to the app (`redirect_uri?code=…`), from a `303`.
+///
+/// # Panics
+/// When `p` is not that redirect.
+#[must_use]
+pub fn back_to_app(p: &Page, redirect_uri: &str) -> String {
+    assert_eq!(
+        p.status, 303,
+        "{} answered {}:\n{}",
+        p.url, p.status, p.body
+    );
+    let to = p.location.clone().unwrap_or_default();
+    assert!(to.starts_with(redirect_uri), "{to}");
+    to
+}
+
+/// From the portal to the "link sent" page, through the dev IdP of a [`crate::deploy::Deployment`].
+pub async fn activate(b: &mut Browser, portal: &Page) -> Page {
+    let select = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", USER.2)],
+        )
+        .await;
+    ok(&select, 200, "Université de Test");
+    let start = select
+        .links()
+        .into_iter()
+        .find(|l| l.starts_with("/saml/login?idp="))
+        .expect("the institution is offered");
+    let form = b.get(&start).await;
+    ok(&form, 200, "SAMLRequest");
+    let action = form.form_action("SAMLRequest");
+    let answer = b
+        .post(
+            &action,
+            &[
+                ("SAMLRequest", &form.field("SAMLRequest")),
+                ("RelayState", &form.field("RelayState")),
+                ("login", USER.0),
+                ("password", USER.1),
+            ],
+        )
+        .await;
+    ok(&answer, 200, "SAMLResponse");
+    b.post(
+        &answer.form_action("SAMLResponse"),
+        &[
+            ("SAMLResponse", &answer.field("SAMLResponse")),
+            ("RelayState", &answer.field("RelayState")),
+        ],
+    )
+    .await
+}
+
+/// Follows an e-mailed link and sets `password`; returns the success page.
+pub async fn set_password(b: &mut Browser, link: &str, password: &str) -> Page {
+    let confirm = b.get(link).await;
+    ok(&confirm, 200, "Continuer");
+    let form = b.post(link, &[("csrf", &confirm.field("csrf"))]).await;
+    ok(&form, 200, "mot de passe");
+    b.post(
+        "/password/new",
+        &[
+            ("csrf", &form.field("csrf")),
+            ("password", password),
+            ("confirmation", password),
+        ],
+    )
+    .await
+}
