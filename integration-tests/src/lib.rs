@@ -115,6 +115,27 @@ impl Passerelle {
     /// # Panics
     /// When it does not come up within 60 s (its log is printed).
     pub async fn start(args: &[&str], env: &[(&str, &str)], port: u16) -> Self {
+        tls();
+        Self::start_at(
+            args,
+            env,
+            &format!("http://localhost:{port}"),
+            reqwest::Client::new(),
+        )
+        .await
+    }
+
+    /// Starts `passerelle ARGS…`, waiting until `url/healthz` answers through `http`
+    /// (an HTTPS client trusting the test certificate, for `[tls]`).
+    ///
+    /// # Panics
+    /// When it does not come up within 60 s (its log is printed).
+    pub async fn start_at(
+        args: &[&str],
+        env: &[(&str, &str)],
+        url: &str,
+        http: reqwest::Client,
+    ) -> Self {
         let mut cmd = tokio::process::Command::new(binary());
         cmd.args(args)
             .envs(env.iter().copied())
@@ -132,9 +153,7 @@ impl Passerelle {
                 sink.lock().unwrap().push(line);
             }
         });
-        let url = format!("http://localhost:{port}");
-        tls();
-        let http = reqwest::Client::new();
+        let url = url.to_owned();
         for _ in 0..600 {
             if let Ok(r) = http.get(format!("{url}/healthz")).send().await
                 && r.status().is_success()

@@ -104,6 +104,13 @@ pub(crate) struct TlsConfig {
     pub cert: PathBuf,
     /// Private key, PEM.
     pub key: PathBuf,
+    /// Seconds between checks of the files for a renewed certificate.
+    #[serde(default = "default_reload")]
+    pub reload_check_secs: u64,
+}
+
+fn default_reload() -> u64 {
+    30
 }
 
 /// `[sessions]`.

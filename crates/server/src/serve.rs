@@ -269,7 +269,12 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let service = router.into_make_service_with_connect_info::<crate::web::Peer>();
     match &config.tls {
         Some(tls) => {
-            let listener = crate::tls::TlsListener::start(listener, tls.cert.clone(), tls.key.clone())?;
+            let listener = crate::tls::TlsListener::start(
+                listener,
+                tls.cert.clone(),
+                tls.key.clone(),
+                Duration::from_secs(tls.reload_check_secs.max(1)),
+            )?;
             tracing::info!(listen = %config.listen, public_url = %config.public_url, "passerelle is up (HTTPS)");
             axum::serve(listener, service).with_graceful_shutdown(shutdown()).await
         }

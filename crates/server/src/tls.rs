@@ -3,7 +3,8 @@
 //! [`TlsListener`] is an axum listener: a background task accepts TCP connections and
 //! runs each handshake in its own task (with a time limit), so a slow client never
 //! holds up the others; finished handshakes are handed to axum. The certificate and key
-//! are re-read when their files change (checked every 30 s), so a renewed certificate
+//! are re-read when their files change (checked every `tls.reload_check_secs`, 30 s by
+//! default), so a renewed certificate
 //! is picked up without a restart; a renewal that does not load keeps the old one and
 //! logs why.
 
@@ -59,7 +60,12 @@ pub(crate) struct TlsListener {
 
 impl TlsListener {
     /// Starts accepting on `tcp` with the certificate and key files, watched for changes.
-    pub(crate) fn start(tcp: TcpListener, cert: PathBuf, key: PathBuf) -> anyhow::Result<Self> {
+    pub(crate) fn start(
+        tcp: TcpListener,
+        cert: PathBuf,
+        key: PathBuf,
+        check_every: Duration,
+    ) -> anyhow::Result<Self> {
         let current = Arc::new(ArcSwap::from_pointee(load(&cert, &key)?));
         let local = tcp.local_addr()?;
         let watched = current.clone();
@@ -67,7 +73,7 @@ impl TlsListener {
             let files = [cert, key];
             let mut seen = modified(&files);
             loop {
-                tokio::time::sleep(Duration::from_secs(30)).await;
+                tokio::time::sleep(check_every).await;
                 let now = modified(&files);
                 if now == seen {
                     continue;

@@ -103,32 +103,38 @@ impl App {
         Self(Arc::new(inner))
     }
 
-    /// The client's address: the peer, or — only when the peer is a trusted proxy —
-    /// the last address in `X-Forwarded-For` that is not itself a trusted proxy.
+    /// The client's address for rate limits (see [`client_address`]).
     pub(crate) fn client_address(&self, headers: &HeaderMap, peer: SocketAddr) -> String {
-        let peer_ip = peer.ip();
-        if !self.trusted_proxies.contains(&peer_ip) {
-            return peer_ip.to_string();
-        }
-        let forwarded: Vec<IpAddr> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse().ok())
-            .collect();
-        forwarded
-            .iter()
-            .rev()
-            .find(|ip| !self.trusted_proxies.contains(ip))
-            .unwrap_or(&peer_ip)
-            .to_string()
+        client_address(&self.trusted_proxies, headers, peer)
     }
 
     /// Whether the public URL is https (HSTS is sent then).
     fn https(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+}
+
+/// The client's address: the peer, or — only when the peer is a trusted proxy — the
+/// last address in `X-Forwarded-For` that is not itself a trusted proxy (what a client
+/// writes at the start of the header is never believed).
+pub(crate) fn client_address(trusted: &[IpAddr], headers: &HeaderMap, peer: SocketAddr) -> String {
+    let peer_ip = peer.ip();
+    if !trusted.contains(&peer_ip) {
+        return peer_ip.to_string();
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(&peer_ip)
+        .to_string()
 }
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -298,4 +304,59 @@ pub(crate) fn router(app: App) -> Router {
             security_headers,
         ))
         .layer(middleware::from_fn_with_state(app, observe::observe))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn forwarded(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let from_proxy = SocketAddr::new(proxy, 4000);
+        let from_client = SocketAddr::new("192.0.2.7".parse().unwrap(), 4000);
+        let h = forwarded("203.0.113.9");
+        assert_eq!(client_address(&[proxy], &h, from_proxy), "203.0.113.9");
+        assert_eq!(
+            client_address(&[proxy], &h, from_client),
+            "192.0.2.7",
+            "a client cannot name itself"
+        );
+        assert_eq!(
+            client_address(&[], &h, from_proxy),
+            "10.0.0.2",
+            "no proxy configured: the peer"
+        );
+    }
+
+    #[test]
+    fn a_spoofed_first_hop_does_not_hide_the_real_client() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        // The client wrote "1.2.3.4"; the proxy appended the address it saw.
+        let h = forwarded("1.2.3.4, 198.51.100.5");
+        assert_eq!(
+            client_address(&[proxy], &h, SocketAddr::new(proxy, 1)),
+            "198.51.100.5"
+        );
+        // Two proxies in a row: the last untrusted hop is the client.
+        let inner: IpAddr = "10.0.0.3".parse().unwrap();
+        let h = forwarded("1.2.3.4, 198.51.100.5, 10.0.0.3");
+        assert_eq!(
+            client_address(&[proxy, inner], &h, SocketAddr::new(proxy, 1)),
+            "198.51.100.5"
+        );
+        // Garbage in the header: the proxy itself.
+        let h = forwarded("not-an-ip");
+        assert_eq!(
+            client_address(&[proxy], &h, SocketAddr::new(proxy, 1)),
+            "10.0.0.2"
+        );
+    }
 }
