@@ -37,9 +37,23 @@ pub struct Deployment {
     pub redirect_uri: String,
     /// The configuration file.
     pub config: PathBuf,
+    /// pysaml2's key and certificate (PEM files).
+    pub pysaml2_keys: (PathBuf, PathBuf),
     ports: Vec<u16>,
     _dir: TempDir,
     _idp: tokio::task::JoinHandle<()>,
+}
+
+/// pysaml2's IdP entityID (fixed in `crates/saml-sp/tests/pysaml2/idp.py`).
+pub const PYSAML2_IDP: &str = "https://idp.pysaml2.test/idp";
+/// The address pysaml2's test identity carries.
+pub const PYSAML2_MAIL: &str = "camille.dupont@etu.pysaml2.test";
+
+fn pysaml2_entity(cert_der: &[u8]) -> String {
+    let cert = base64::engine::general_purpose::STANDARD.encode(cert_der);
+    format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:mdui="urn:oasis:names:tc:SAML:metadata:ui" xmlns:shibmd="urn:mace:shibboleth:metadata:1.0" entityID="{PYSAML2_IDP}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:Extensions><shibmd:Scope regexp="false">pysaml2.test</shibmd:Scope><mdui:UIInfo><mdui:DisplayName xml:lang="fr">Université PySAML2</mdui:DisplayName></mdui:UIInfo></md:Extensions><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{PYSAML2_IDP}/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+    )
 }
 
 fn user(login: &str, password: &str, mail: &str) -> DevUser {
@@ -97,9 +111,16 @@ impl Deployment {
             sp_encryption_cert_pem: Some(sp_encryption.cert_pem()),
         })
         .unwrap();
-        let records = parse(&dev.metadata_xml(), ParseOptions::default())
+        // A second university: pysaml2 (PyPI), run by the tests as a one-shot responder.
+        let pysaml2 = IdpKeys::generate("pysaml2 test idp").unwrap();
+        let mut records = parse(&dev.metadata_xml(), ParseOptions::default())
             .unwrap()
             .idps;
+        records.extend(
+            parse(&pysaml2_entity(pysaml2.cert_der()), ParseOptions::default())
+                .unwrap()
+                .idps,
+        );
         let until = time::OffsetDateTime::now_utc() + time::Duration::days(5);
         let xml = write_aggregate(
             "it",
@@ -126,6 +147,8 @@ impl Deployment {
         let p = |name: &str| dir.0.join(name);
         let write = |name: &str, text: &str| std::fs::write(p(name), text).unwrap();
         write("feed.xml", &signed);
+        write("pysaml2.key", &pysaml2.key_pem());
+        write("pysaml2.crt", &pysaml2.cert_pem());
         write("federation.pem", &federation.cert_pem());
         write("sp-signing.key", &sp_signing.key_pem());
         write("sp-signing.crt", &sp_signing.cert_pem());
@@ -214,6 +237,7 @@ id_token_signed_response_alg = "ES256"
             public_url,
             redirect_uri,
             config: p("passerelle.toml"),
+            pysaml2_keys: (p("pysaml2.key"), p("pysaml2.crt")),
             ports,
             _dir: dir,
             _idp: idp,

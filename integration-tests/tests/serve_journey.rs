@@ -314,3 +314,111 @@ async fn the_sysadmin_verbs_work_against_a_running_deployment() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_university_running_pysaml2_activates_an_account_through_the_real_binary() {
+    use base64::Engine as _;
+    use passerelle_integration_tests::deploy::{PYSAML2_IDP, PYSAML2_MAIL};
+    use std::io::Read as _;
+
+    let d = Deployment::start(1).await;
+    let target = passerelle_integration_tests::workspace().join("target");
+    let python = passerelle_testkit::python::pysaml2(&target).unwrap_or_else(|e| panic!("{e}"));
+    let mut b = Browser::new(&d.public_url);
+    let portal = b.get("/login").await;
+    let select = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", PYSAML2_MAIL)],
+        )
+        .await;
+    ok(&select, 200, "Université PySAML2");
+    let start = select
+        .links()
+        .into_iter()
+        .find(|l| l.contains("pysaml2"))
+        .unwrap();
+
+    // Our signed AuthnRequest, as the university receives it.
+    let to_idp = b.get_once(&start).await;
+    assert_eq!(to_idp.status, 303, "{}", to_idp.body);
+    let location = url::Url::parse(to_idp.location.as_deref().unwrap()).unwrap();
+    assert!(
+        location
+            .as_str()
+            .starts_with(&format!("{PYSAML2_IDP}/sso?")),
+        "{location}"
+    );
+    let query: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(
+        query["SigAlg"],
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    );
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(&query["SAMLRequest"])
+        .unwrap();
+    let mut request = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut request)
+        .unwrap();
+    let id = request
+        .split(" ID=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // pysaml2 answers it: assertion signed and encrypted (AES-128-GCM) for our SP metadata.
+    let metadata = b.get("/saml/metadata").await;
+    let sp_metadata = d.config.with_file_name("sp-metadata.xml");
+    std::fs::write(&sp_metadata, &metadata.body).unwrap();
+    let script =
+        passerelle_integration_tests::workspace().join("crates/saml-sp/tests/pysaml2/idp.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&sp_metadata)
+        .arg(&d.pysaml2_keys.0)
+        .arg(&d.pysaml2_keys.1)
+        .arg(&id)
+        .arg("enc-aes128-gcm")
+        .arg(format!("{}/saml/metadata", d.public_url))
+        .arg(format!("{}/saml/acs", d.public_url))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pysaml2: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let response = String::from_utf8(out.stdout).unwrap();
+
+    let sent = b
+        .post(
+            "/saml/acs",
+            &[
+                ("SAMLResponse", &response),
+                ("RelayState", &query["RelayState"]),
+            ],
+        )
+        .await;
+    ok(&sent, 200, PYSAML2_MAIL);
+    let (to, text) = smtp_mail(&d.smtp, 0).await;
+    assert_eq!(to, PYSAML2_MAIL);
+    let done = set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await;
+    ok(&done, 200, "réussi");
+
+    // The same answer again is a replay: refused with a page.
+    let replay = b
+        .post(
+            "/saml/acs",
+            &[
+                ("SAMLResponse", &response),
+                ("RelayState", &query["RelayState"]),
+            ],
+        )
+        .await;
+    assert_eq!(replay.status, 400, "{}", replay.body);
+}

@@ -28,37 +28,8 @@ const IDP: &str = "https://idp.pysaml2.test/idp";
 
 /// The virtualenv with pysaml2, made once per target directory.
 fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/pysaml2-venv");
-    let python = venv.join("bin/python");
-    let ready = Command::new(&python)
-        .args(["-c", "import saml2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        let made = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .status()
-            .unwrap();
-        assert!(
-            made.success(),
-            "python3 -m venv failed: run scripts/deps.sh (python3-venv)"
-        );
-        let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "pysaml2==7.5.5"])
-            .status()
-            .unwrap();
-        assert!(
-            pip.success(),
-            "pip install pysaml2 failed (PyPI unreachable?)"
-        );
-    }
-    assert!(
-        std::path::Path::new("/usr/bin/xmlsec1").exists(),
-        "pysaml2 needs the xmlsec1 binary: run scripts/deps.sh (Debian package xmlsec1)"
-    );
-    python
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    passerelle_testkit::python::pysaml2(&target).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 //!   can stop and restart it (to test outages); [`redis::redis_url`] prefers `REDIS_URL`
 //!   when the environment sets one.
 //! - [`redis::RedisCluster`] starts a three-master Redis Cluster on loopback ports.
+//! - [`python::pysaml2`] makes the pysaml2 virtualenv once.
 //! - [`npm::install`] installs pinned npm packages (openid-client, axe-core) once.
 //! - [`smtp::SmtpSink`] is a small SMTP server (plain, STARTTLS or implicit TLS, optional
 //!   AUTH PLAIN/LOGIN) that records every message a real client delivers to it.
@@ -13,6 +14,7 @@
 //! and benchmarks only; no production crate depends on it.
 
 pub mod npm;
+pub mod python;
 pub mod redis;
 pub mod smtp;
 
