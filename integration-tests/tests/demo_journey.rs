@@ -178,22 +178,7 @@ async fn a_newcomer_activates_through_the_university_and_reaches_the_app() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn later_logins_work_by_password_and_by_emailed_code_and_logout_ends_the_session() {
-    let d = demo().await;
-    let mut b = Browser::new(&d.server.url);
-    activate_through_university(&mut b, ALICE, "alice").await;
-    let (_, text) = next_outbox_mail(&d.outbox.0, 0).await;
-    let link = link_in(&text).unwrap();
-    let confirm = b.get(&link).await;
-    let form = b.post(&link, &[("csrf", &confirm.field("csrf"))]).await;
-    b.post(
-        "/password/new",
-        &[
-            ("csrf", &form.field("csrf")),
-            ("password", NEW_PASSWORD),
-            ("confirmation", NEW_PASSWORD),
-        ],
-    )
-    .await;
+    let d = demo_with_alice().await;
 
     // A fresh browser: password login, a wrong password first.
     let mut b = Browser::new(&d.server.url);
@@ -377,23 +362,7 @@ async fn signed_in_browser(d: &Demo) -> Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_everywhere_ends_the_sessions_of_every_browser() {
-    let d = demo().await;
-    let mut first = Browser::new(&d.server.url);
-    activate_through_university(&mut first, ALICE, "alice").await;
-    let (_, text) = next_outbox_mail(&d.outbox.0, 0).await;
-    let link = link_in(&text).unwrap();
-    let confirm = first.get(&link).await;
-    let form = first.post(&link, &[("csrf", &confirm.field("csrf"))]).await;
-    first
-        .post(
-            "/password/new",
-            &[
-                ("csrf", &form.field("csrf")),
-                ("password", NEW_PASSWORD),
-                ("confirmation", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let d = demo_with_alice().await;
 
     let mut laptop = signed_in_browser(&d).await;
     let mut phone = signed_in_browser(&d).await;
@@ -410,5 +379,153 @@ async fn signing_out_everywhere_ends_the_sessions_of_every_browser() {
     assert_page(&phone.get("/account").await, 200, "Votre adresse email");
     let mut again = signed_in_browser(&d).await;
     assert_page(&again.get("/account").await, 200, ALICE);
+    d.server.stop().await;
+}
+
+/// A demo where alice has activated her account with `NEW_PASSWORD`.
+async fn demo_with_alice() -> Demo {
+    let d = demo().await;
+    let mut b = Browser::new(&d.server.url);
+    activate_through_university(&mut b, ALICE, "alice").await;
+    let (_, text) = next_outbox_mail(&d.outbox.0, 0).await;
+    let link = link_in(&text).unwrap();
+    let confirm = b.get(&link).await;
+    let form = b.post(&link, &[("csrf", &confirm.field("csrf"))]).await;
+    let done = b
+        .post(
+            "/password/new",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("password", NEW_PASSWORD),
+                ("confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_page(&done, 200, "réussi");
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activated_account_signs_in_with_its_university_and_changes_its_password() {
+    let d = demo_with_alice().await;
+    let mut b = Browser::new(&d.server.url);
+    let portal = b.get("/demo-app/login").await;
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", ALICE)],
+        )
+        .await;
+    assert!(
+        pw.links().contains(&"/activate".to_owned()),
+        "« Se connecter avec mon université » is offered"
+    );
+    let select = b.get("/activate").await;
+    let start = select
+        .links()
+        .into_iter()
+        .find(|l| l.contains("univ-lumiere"))
+        .unwrap();
+    let form = b.get(&start).await;
+    let answer = b
+        .post(
+            &form.form_action("SAMLRequest"),
+            &[
+                ("SAMLRequest", &form.field("SAMLRequest")),
+                ("RelayState", &form.field("RelayState")),
+                ("login", "alice"),
+                ("password", "alice-pw"),
+            ],
+        )
+        .await;
+    let app = b
+        .post(
+            &answer.form_action("SAMLResponse"),
+            &[
+                ("SAMLResponse", &answer.field("SAMLResponse")),
+                ("RelayState", &answer.field("RelayState")),
+            ],
+        )
+        .await;
+    assert_page(&app, 200, "Vous êtes connecté");
+    assert!(
+        app.text().contains("\"fed\""),
+        "amr says the university: {}",
+        app.body
+    );
+
+    // The account page: change the password (the current one is required).
+    let account = b.get("/account").await;
+    assert_page(&account, 200, "Université Lumière (démo)");
+    let form = b
+        .post("/account/password", &[("csrf", &account.field("csrf"))])
+        .await;
+    assert_page(&form, 200, "Mot de passe actuel");
+    let wrong = b
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("current", "Pas-Le-Bon1!"),
+                ("password", "Nouveau-Mot2!"),
+                ("confirmation", "Nouveau-Mot2!"),
+            ],
+        )
+        .await;
+    assert_page(&wrong, 401, "actuel est incorrect");
+    let changed = b
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("current", NEW_PASSWORD),
+                ("password", "Nouveau-Mot2!"),
+                ("confirmation", "Nouveau-Mot2!"),
+            ],
+        )
+        .await;
+    assert_page(&changed, 200, "a été changé");
+
+    let metrics = b.get("/metrics").await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .body
+            .contains(r#"passerelle_logins_total{method="fed",outcome="success"} 1"#),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics.body.contains(
+            "passerelle_http_requests_total{route=\"/saml/acs\",method=\"POST\",status=\"303\"}"
+        ),
+        "{}",
+        metrics.body
+    );
+    d.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_codes_too_often_says_when_to_try_again() {
+    let d = demo_with_alice().await;
+    let mut b = Browser::new(&d.server.url);
+    let portal = b.get("/login").await;
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", ALICE)],
+        )
+        .await;
+    let csrf = pw.field("csrf");
+    // Five codes per quarter of an hour by default; the sixth is refused with a delay.
+    for _ in 0..5 {
+        assert_page(
+            &b.post("/login/code/send", &[("csrf", &csrf)]).await,
+            200,
+            "Code à 6 chiffres",
+        );
+    }
+    let refused = b.post("/login/code/send", &[("csrf", &csrf)]).await;
+    assert_page(&refused, 429, "Réessayez dans");
     d.server.stop().await;
 }
