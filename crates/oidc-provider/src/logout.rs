@@ -60,6 +60,11 @@ pub(crate) fn session_key(sid: &str) -> Key {
     Key::new("oidc-sid", sid)
 }
 
+/// The grants of a login session: a capped list, appended atomically.
+pub(crate) fn session_list_key(sid: &str) -> Key {
+    Key::new("oidc-sid-grants", sid)
+}
+
 impl Provider {
     /// Checks an RP-initiated logout request (query or form pairs).
     ///
@@ -143,19 +148,21 @@ impl Provider {
         client: &str,
         fid: &str,
     ) -> Result<(), Error> {
-        let key = session_key(sid);
-        let mut s: SessionGrants = self.store.get(&key).await?.unwrap_or_default();
-        s.grants.push((client.to_owned(), fid.to_owned()));
-        // A session logs into a handful of apps; keep the record bounded all the same.
-        if s.grants.len() > MAX_GRANTS_PER_SESSION {
-            s.grants.remove(0);
-        }
         let ttl = Duration::from_secs(
             self.settings
                 .refresh_absolute
                 .max(self.settings.token_lifetime),
         );
-        self.store.set(&key, &s, Expiry::After(ttl)).await?;
+        // One atomic append (a session logs into a handful of apps; bounded all the
+        // same): concurrent code exchanges of one session never lose each other's grant.
+        self.store
+            .push_capped(
+                &session_list_key(sid),
+                &(client.to_owned(), fid.to_owned()),
+                MAX_GRANTS_PER_SESSION,
+                Expiry::After(ttl),
+            )
+            .await?;
         Ok(())
     }
 
@@ -165,11 +172,17 @@ impl Provider {
     /// # Errors
     /// Store errors (nothing is sent then; calling again is safe).
     pub async fn logout_session(&self, sid: &str) -> Result<usize, Error> {
-        let Some(s) = self.store.take::<SessionGrants>(&session_key(sid)).await? else {
+        let mut grants: Vec<(String, String)> =
+            self.store.take_list(&session_list_key(sid)).await?;
+        // Records written before the list (one JSON document per session) still count.
+        if let Some(old) = self.store.take::<SessionGrants>(&session_key(sid)).await? {
+            grants.extend(old.grants);
+        }
+        if grants.is_empty() {
             return Ok(0);
-        };
+        }
         let mut told = std::collections::BTreeSet::new();
-        for (client_id, fid) in &s.grants {
+        for (client_id, fid) in &grants {
             self.revoke_family(fid).await?;
             let Some(client) = self.clients.get(client_id) else {
                 continue;

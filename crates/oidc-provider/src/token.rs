@@ -104,6 +104,13 @@ pub(crate) struct AccessClaims {
     pub auth_time: i64,
 }
 
+/// A refresh token made for a response, with where and how long it is stored.
+struct MintedRefresh {
+    token: String,
+    key: Key,
+    ttl: Duration,
+}
+
 pub(crate) fn family_key(fid: &str) -> Key {
     Key::new("oidc-fam", fid)
 }
@@ -281,15 +288,17 @@ impl Provider {
             revoked: false,
             absolute_expiry: absolute,
         };
-        // Three independent writes in one round trip (the multiplexed connection pipelines
+        // Four independent writes in one round trip (the multiplexed connection pipelines
         // concurrent commands): the used-marker (a replay from now on revokes the family),
-        // the family, and the session's record of its grants (logout).
+        // the family, the session's record of its grants (logout), the refresh token.
         let family_ttl = Duration::from_secs(
             self.settings
                 .refresh_absolute
                 .max(self.settings.token_lifetime),
         );
+        let refresh = self.mint_refresh(client, &fid, &family, now)?;
         tokio::try_join!(
+            self.store_refresh(&fid, refresh.as_ref()),
             async {
                 self.store
                     .set(
@@ -308,7 +317,43 @@ impl Provider {
             },
             self.remember_grant(&family.grant.auth.sid, client.id.as_str(), &fid),
         )?;
-        self.issue(client, &fid, &family, now, true).await
+        self.issue(client, &fid, &family, now, true, refresh.map(|r| r.token))
+    }
+
+    /// A new refresh token for a family, when the client gets them (not stored yet).
+    fn mint_refresh(
+        &self,
+        client: &Client,
+        fid: &str,
+        family: &Family,
+        now: i64,
+    ) -> Result<Option<MintedRefresh>, Error> {
+        if !client.refresh_tokens {
+            return Ok(None);
+        }
+        let token = format!("{fid}.{}", random_token()?);
+        let left = u64::try_from(family.absolute_expiry.saturating_sub(now)).unwrap_or(0);
+        Ok(Some(MintedRefresh {
+            key: refresh_key(fid, &digest(&token)),
+            ttl: Duration::from_secs(self.settings.refresh_idle.min(left).max(1)),
+            token,
+        }))
+    }
+
+    /// Stores a minted refresh token (nothing to do without one).
+    async fn store_refresh(&self, fid: &str, minted: Option<&MintedRefresh>) -> Result<(), Error> {
+        if let Some(m) = minted {
+            self.store
+                .set(
+                    &m.key,
+                    &RefreshRecord {
+                        family: fid.to_owned(),
+                    },
+                    Expiry::After(m.ttl),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn refresh(
@@ -344,14 +389,17 @@ impl Provider {
             }
             return Err(invalid());
         };
-        self.store
-            .set(
-                &refresh_used_key(fid, &d),
+        // The used-marker and the family read go out together (one round trip).
+        let (used_key, fam_key) = (refresh_used_key(fid, &d), family_key(&rec.family));
+        let (_, family) = tokio::try_join!(
+            self.store.set(
+                &used_key,
                 &1u8,
                 Expiry::After(Duration::from_secs(self.settings.refresh_absolute)),
-            )
-            .await?;
-        let Some(family) = self.store.get::<Family>(&family_key(&rec.family)).await? else {
+            ),
+            self.store.get::<Family>(&fam_key),
+        )?;
+        let Some(family) = family else {
             return Err(invalid());
         };
         let now = unix_now();
@@ -374,23 +422,26 @@ impl Provider {
             }
             family.grant.scopes = asked;
         }
+        let refresh = self.mint_refresh(client, fid, &family, now)?;
+        self.store_refresh(fid, refresh.as_ref()).await?;
         self.issue(
             client,
             fid,
             &family,
             now,
             family.grant.scopes.contains("openid"),
+            refresh.map(|r| r.token),
         )
-        .await
     }
 
-    async fn issue(
+    fn issue(
         &self,
         client: &Client,
         fid: &str,
         family: &Family,
         now: i64,
         with_id_token: bool,
+        refresh_token: Option<String>,
     ) -> Result<TokenResponse, OAuthError> {
         let lifetime = client
             .access_token_lifetime
@@ -417,24 +468,6 @@ impl Provider {
         let access_token = jwt::sign(&key, "at+jwt", &claims)?;
         let id_token = if with_id_token {
             Some(self.id_token(client, grant, &access_token, now)?)
-        } else {
-            None
-        };
-        let refresh_token = if client.refresh_tokens {
-            let rt = format!("{fid}.{}", random_token()?);
-            let left = u64::try_from(family.absolute_expiry.saturating_sub(now)).unwrap_or(0);
-            self.store
-                .set(
-                    &refresh_key(fid, &digest(&rt)),
-                    &RefreshRecord {
-                        family: fid.to_owned(),
-                    },
-                    Expiry::After(Duration::from_secs(
-                        self.settings.refresh_idle.min(left).max(1),
-                    )),
-                )
-                .await?;
-            Some(rt)
         } else {
             None
         };

@@ -142,3 +142,32 @@ async fn logging_out_a_session_revokes_its_grants_and_posts_signed_logout_tokens
     // A second logout of the same session tells nobody again.
     assert_eq!(h.provider.logout_session("sid-1").await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_code_exchanges_of_one_session_are_all_revoked_at_logout() {
+    // Each exchange appends its grant to the session's record; a read-modify-write
+    // would let concurrent exchanges overwrite each other and escape logout.
+    let h = Arc::new(start().await);
+    let exchanges: Vec<_> = (0..12)
+        .map(|i| {
+            let h = Arc::clone(&h);
+            let client = if i % 2 == 0 { "cockpit" } else { "sides" };
+            tokio::spawn(async move { tokens(&h, client).await })
+        })
+        .collect();
+    let mut issued = Vec::new();
+    for e in exchanges {
+        issued.push(e.await.unwrap());
+    }
+    h.provider.logout_session("sid-1").await.unwrap();
+    for t in &issued {
+        let s = http()
+            .get(format!("{}/userinfo", h.issuer))
+            .bearer_auth(t["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(s, 401, "every grant of the session is revoked");
+    }
+}

@@ -272,6 +272,41 @@ impl Store {
         }
     }
 
+    /// Appends `value` to the list at `key`, keeping only the newest `cap` items, and
+    /// sets the list's expiry — one atomic operation (a Lua script on one key), so
+    /// concurrent appends never lose each other.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Backend` when the key holds something else than a list.
+    pub async fn push_capped<T: Serialize>(
+        &self,
+        key: &Key,
+        value: &T,
+        cap: usize,
+        expiry: Expiry,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(value)?;
+        let k = self.render(key);
+        match &self.backend {
+            Backend::Memory(m) => m.push_capped(k, bytes, cap, expiry),
+            Backend::Redis(r) => r.push_capped(&k, bytes, cap, expiry).await,
+        }
+    }
+
+    /// Every item of the list at `key` (oldest first), and the list deleted, atomically:
+    /// concurrent callers split the items, none is seen twice. Empty when absent.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Codec` for an item that does not decode as `T`.
+    pub async fn take_list<T: DeserializeOwned>(&self, key: &Key) -> Result<Vec<T>, StoreError> {
+        let k = self.render(key);
+        let raw = match &self.backend {
+            Backend::Memory(m) => m.take_list(&k)?,
+            Backend::Redis(r) => r.take_list(&k).await?,
+        };
+        raw.iter().map(|b| decode(b)).collect()
+    }
+
     /// Whether the data survives a restart of the backend: `Some(false)` for the
     /// in-memory store and for a Redis with neither AOF nor RDB save points, `None` when
     /// Redis will not say (`CONFIG` renamed or forbidden).

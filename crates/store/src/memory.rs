@@ -128,6 +128,34 @@ impl MemoryStore {
         Ok(count)
     }
 
+    pub(crate) fn push_capped(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        cap: usize,
+        expiry: Expiry,
+    ) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let mut items: Vec<Vec<u8>> = match inner.live(&key, now) {
+            Some(entry) => serde_json::from_slice(&entry.value).map_err(StoreError::Codec)?,
+            None => Vec::new(),
+        };
+        items.push(value);
+        let excess = items.len().saturating_sub(cap.max(1));
+        items.drain(..excess);
+        let encoded = serde_json::to_vec(&items).map_err(StoreError::Codec)?;
+        inner.put(key, encoded, deadline(now, expiry), now);
+        Ok(())
+    }
+
+    pub(crate) fn take_list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        match self.take(key) {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(StoreError::Codec),
+            None => Ok(Vec::new()),
+        }
+    }
+
     pub(crate) fn ttl(&self, key: &str) -> Option<Expiry> {
         let now = Instant::now();
         self.lock().live(key, now).map(|e| match e.deadline {

@@ -43,11 +43,32 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 ";
 
+/// RPUSH, keep the last ARGV[2] items, set the expiry (ARGV[3] ms, 0 = none); one key.
+const PUSH_CAPPED: &str = r"
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+if tonumber(ARGV[3]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+else
+  redis.call('PERSIST', KEYS[1])
+end
+return 1
+";
+
+/// Every item of a list, and the list deleted, atomically; one key.
+const TAKE_LIST: &str = r"
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return items
+";
+
 /// The Redis backend. Use it through [`crate::Store::open`].
 #[derive(Clone)]
 pub struct RedisStore {
     target: Target,
     increment: std::sync::Arc<Script>,
+    push_capped: std::sync::Arc<Script>,
+    take_list: std::sync::Arc<Script>,
 }
 
 #[derive(Clone)]
@@ -136,6 +157,8 @@ impl RedisStore {
         Ok(Self {
             target,
             increment: std::sync::Arc::new(Script::new(INCREMENT)),
+            push_capped: std::sync::Arc::new(Script::new(PUSH_CAPPED)),
+            take_list: std::sync::Arc::new(Script::new(TAKE_LIST)),
         })
     }
 
@@ -195,20 +218,48 @@ impl RedisStore {
         Ok(n > 0)
     }
 
-    pub(crate) async fn increment(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
-        let mut invocation = self.increment.key(key);
-        invocation.arg(millis(window));
-        let n: i64 = match &self.target {
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        match &self.target {
             Target::Single(single) => {
                 let mut c = single.manager().await?;
-                invocation.invoke_async(&mut c).await.map_err(map_err)?
+                invocation.invoke_async(&mut c).await.map_err(map_err)
             }
             Target::Cluster(cluster) => {
                 let mut c = cluster_conn(&cluster.client, &cluster.conn).await?;
-                invocation.invoke_async(&mut c).await.map_err(map_err)?
+                invocation.invoke_async(&mut c).await.map_err(map_err)
             }
-        };
+        }
+    }
+
+    pub(crate) async fn increment(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
+        let mut invocation = self.increment.key(key);
+        invocation.arg(millis(window));
+        let n: i64 = self.invoke(&invocation).await?;
         u64::try_from(n).map_err(|_| StoreError::Backend(format!("counter went negative: {n}")))
+    }
+
+    pub(crate) async fn push_capped(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        cap: usize,
+        expiry: Expiry,
+    ) -> Result<(), StoreError> {
+        let mut invocation = self.push_capped.key(key);
+        let ms = match expiry {
+            Expiry::Never => 0,
+            Expiry::After(d) => millis(d),
+        };
+        invocation.arg(value).arg(cap.max(1)).arg(ms);
+        let _: i64 = self.invoke(&invocation).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn take_list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.invoke(&self.take_list.key(key)).await
     }
 
     pub(crate) async fn ttl(&self, key: &str) -> Result<Option<Expiry>, StoreError> {

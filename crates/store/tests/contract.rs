@@ -198,6 +198,42 @@ async fn prefixes_keep_namespaces_apart(s: Store) {
     assert!(s.ping().await.is_ok());
 }
 
+async fn capped_lists_keep_the_newest_items_and_are_taken_once(s: Store) {
+    let k = Key::new("list", "a");
+    assert_eq!(s.take_list::<u32>(&k).await.unwrap(), Vec::<u32>::new());
+    for i in 0..5u32 {
+        s.push_capped(&k, &i, 3, Expiry::After(Duration::from_secs(60)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.take_list::<u32>(&k).await.unwrap(), vec![2, 3, 4]);
+    assert_eq!(s.take_list::<u32>(&k).await.unwrap(), Vec::<u32>::new());
+    s.push_capped(&k, &7u32, 3, Expiry::After(Duration::from_millis(50)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(
+        s.take_list::<u32>(&k).await.unwrap(),
+        Vec::<u32>::new(),
+        "expired"
+    );
+}
+
+async fn concurrent_pushes_are_all_kept(s: Store) {
+    let k = Key::new("list", "b");
+    let pushes = (0..32u32).map(|i| {
+        let s = s.clone();
+        let k = k.clone();
+        tokio::spawn(async move { s.push_capped(&k, &i, 64, Expiry::Never).await.unwrap() })
+    });
+    for p in pushes.collect::<Vec<_>>() {
+        p.await.unwrap();
+    }
+    let mut got = s.take_list::<u32>(&k).await.unwrap();
+    got.sort_unstable();
+    assert_eq!(got, (0..32).collect::<Vec<_>>());
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -243,6 +279,8 @@ contract!(
     touch_gives_an_existing_key_a_new_lifetime,
     a_value_of_another_shape_is_a_codec_error,
     prefixes_keep_namespaces_apart,
+    capped_lists_keep_the_newest_items_and_are_taken_once,
+    concurrent_pushes_are_all_kept,
 );
 
 #[test]
