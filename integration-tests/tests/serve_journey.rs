@@ -290,8 +290,33 @@ async fn the_sysadmin_verbs_work_against_a_running_deployment() {
         shown.contains("PendingActivation") && shown.contains("univ-test.fr"),
         "{shown}"
     );
+    // Activate and sign in, so that a live session exists when support disables the account.
+    let (_, text) = smtp_mail(&d.smtp, 0).await;
+    ok(
+        &set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await,
+        200,
+        "réussi",
+    );
+    let pw = b.get("/login/password").await;
+    let account = b
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
+        )
+        .await;
+    ok(&account, 200, "Gérer votre compte UNESS");
     let (success, _, stderr) = cli(&["accounts", "disable", USER.2, "--config", &config]);
     assert!(success, "{stderr}");
+    // The signed-in browser gets no code for a disabled account: it is asked to sign in.
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", CLIENT_ID)
+        .append_pair("redirect_uri", &d.redirect_uri)
+        .append_pair("scope", "openid email")
+        .finish();
+    b.stop_at = Some(d.redirect_uri.clone());
+    let again = b.get(&format!("/authorize?{q}")).await;
+    ok(&again, 200, "Votre adresse email");
     let portal = b.get("/login").await;
     let refused = b
         .post(

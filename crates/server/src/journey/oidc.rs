@@ -92,9 +92,10 @@ async fn authorize_inner(cx: &mut Cx, pairs: &[(String, String)]) -> Result<Resp
             Ok(email) => cx.app.local.account(&email).await.map_err(Fail::local)?,
             Err(_) => None,
         };
-        if let Some(account) = account.filter(|a| {
-            a.status == passerelle_local_auth::AccountStatus::Active || a.federated.is_some()
-        }) {
+        // Only an account still active gets a code: one disabled since its sign-in does not.
+        if let Some(account) =
+            account.filter(|a| a.status == passerelle_local_auth::AccountStatus::Active)
+        {
             cx.session.record.pending = Some(pending.id.clone());
             return resume(cx, &account).await;
         }
