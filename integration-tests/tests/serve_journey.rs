@@ -305,9 +305,27 @@ async fn the_sysadmin_verbs_work_against_a_running_deployment() {
         )
         .await;
     ok(&account, 200, "Gérer votre compte UNESS");
+    let mut phone = Browser::new(&d.public_url);
+    let portal = phone.get("/login").await;
+    let pw = phone
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", USER.2)],
+        )
+        .await;
+    let account = phone
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
+        )
+        .await;
+    ok(&account, 200, "Gérer votre compte UNESS");
     let (success, _, stderr) = cli(&["accounts", "disable", USER.2, "--config", &config]);
     assert!(success, "{stderr}");
-    // The signed-in browser gets no code for a disabled account: it is asked to sign in.
+    // Signed-in browsers lose their session: the account page sends to the portal…
+    ok(&b.get("/account").await, 200, "Votre adresse email");
+    // …and /authorize gives no code for the disabled account: it asks to sign in.
+    let mut b = phone;
     let q = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", CLIENT_ID)

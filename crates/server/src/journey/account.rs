@@ -49,7 +49,11 @@ pub(crate) async fn page(
         let Some(email) = signed_in_email(cx).await else {
             return Ok(see_other("/login"));
         };
-        let Some(account) = cx.app.local.account(&email).await.map_err(Fail::local)? else {
+        let account = cx.app.local.account(&email).await.map_err(Fail::local)?;
+        // Gone, or disabled by support since the sign-in: the session ends here.
+        let Some(account) =
+            account.filter(|a| a.status == passerelle_local_auth::AccountStatus::Active)
+        else {
             cx.sign_out().await?;
             return Ok(see_other("/login"));
         };
