@@ -502,6 +502,14 @@ async fn an_activated_account_signs_in_with_its_university_and_changes_its_passw
         "{}",
         metrics.body
     );
+    // The demo federation was confirmed at start: its age is known (not -1).
+    let age = metrics
+        .body
+        .lines()
+        .find(|l| l.starts_with("passerelle_federation_age_seconds{feed=\"demo\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<i64>().ok());
+    assert!(age.is_some_and(|a| a >= 0), "{}", metrics.body);
     d.server.stop().await;
 }
 

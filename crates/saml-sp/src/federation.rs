@@ -67,6 +67,9 @@ pub struct SourceStatus {
     pub error: Option<String>,
     /// Whether the data served came from the on-disk copy or an older refresh.
     pub stale: bool,
+    /// When the feed's source last confirmed the data served (new content, or a 304):
+    /// the data's age for monitoring. `None` until a refresh succeeds.
+    pub checked_at: Option<OffsetDateTime>,
 }
 
 /// An entityID found in more than one feed.
@@ -128,6 +131,7 @@ struct Held {
     stale: bool,
     error: Option<String>,
     validators: Validators,
+    checked_at: Option<OffsetDateTime>,
 }
 
 /// The live federation.
@@ -199,6 +203,7 @@ impl Federation {
                         stale: true,
                         error: None,
                         validators: Validators::default(),
+                        checked_at: None,
                     },
                 ),
                 Err(e) => {
@@ -225,6 +230,7 @@ impl Federation {
                             stale: false,
                             error: None,
                             validators,
+                            checked_at: Some(now),
                         },
                     );
                 }
@@ -234,6 +240,7 @@ impl Federation {
                     if let Some(h) = held.get_mut(i).and_then(Option::as_mut) {
                         h.stale = false;
                         h.error = None;
+                        h.checked_at = Some(now);
                     }
                 }
                 Err(e) => {
@@ -251,6 +258,7 @@ impl Federation {
                                     stale: true,
                                     error: Some(e.to_string()),
                                     validators: Validators::default(),
+                                    checked_at: None,
                                 });
                             }
                         }
@@ -315,6 +323,7 @@ impl Federation {
                 valid_until: None,
                 error: slot.as_ref().and_then(|h| h.error.clone()),
                 stale: slot.as_ref().is_some_and(|h| h.stale),
+                checked_at: slot.as_ref().and_then(|h| h.checked_at),
             };
             if let Some(h) = slot.as_ref()
                 && h.aggregate.valid_until.is_some_and(|v| v <= now)

@@ -133,6 +133,10 @@ async fn feeds_merge_in_order_and_a_failed_refresh_keeps_the_last_good_data_unti
         "{statuses:?}"
     );
     assert!(statuses[0].stale);
+    // The age of what is served: still the first refresh's (the failed one confirms
+    // nothing); the other feed was confirmed again.
+    assert_eq!(statuses[0].checked_at, Some(at("2026-11-28T00:00:00Z")));
+    assert_eq!(statuses[1].checked_at, Some(at("2026-11-29T00:00:00Z")));
     let after = fed.snapshot();
     assert_eq!(after.idps.len(), 4);
     assert_eq!(

@@ -2,7 +2,7 @@
 //! metrics behind `/metrics`.
 //!
 //! Metrics: requests by route, method and status (and their latency), logins by method
-//! and outcome, SAML rejections by reason, federation feeds (IdPs, seconds until
+//! and outcome, SAML rejections by reason, federation feeds (IdPs, age of the data, seconds until
 //! validUntil, stale), store round-trip time (a ping every 10 s). Labels are route
 //! templates and fixed words, never user input, so the series stay bounded. Nothing
 //! here logs a query string, a form field or a cookie.
@@ -68,6 +68,7 @@ pub(crate) struct Metrics {
     feed_idps: Family<FeedLabel, Gauge>,
     feed_valid: Family<FeedLabel, Gauge>,
     feed_stale: Family<FeedLabel, Gauge>,
+    feed_age: Family<FeedLabel, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -89,6 +90,7 @@ impl Metrics {
             feed_idps: Family::default(),
             feed_valid: Family::default(),
             feed_stale: Family::default(),
+            feed_age: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -130,6 +132,11 @@ impl Metrics {
             "federation_valid_seconds",
             "Seconds until the served feed's validUntil (negative: expired)",
             m.feed_valid.clone(),
+        );
+        registry.register(
+            "federation_age_seconds",
+            "Seconds since the feed's source last confirmed the data served (-1: not since start)",
+            m.feed_age.clone(),
         );
         registry.register(
             "federation_stale",
@@ -238,6 +245,8 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
             })
             .map_or(0, |until| (until - now).whole_seconds());
         app.metrics.feed_valid.get_or_create(&feed).set(remaining);
+        let age = s.checked_at.map_or(-1, |t| (now - t).whole_seconds());
+        app.metrics.feed_age.get_or_create(&feed).set(age);
     }
     let mut body = String::new();
     if prometheus_client::encoding::text::encode(&mut body, &app.metrics.registry).is_err() {
