@@ -42,6 +42,7 @@ async fn main() {
         access_token_lifetime: None,
         refresh_tokens: None,
         jwks: None,
+        jwks_uri: None,
     };
     let provider = Arc::new(
         Provider::new(

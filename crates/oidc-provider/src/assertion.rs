@@ -1,5 +1,7 @@
 //! `private_key_jwt` client authentication (OIDC Core §9, RFC 7523): a JWT signed with a
-//! key from the client's registered JWKS.
+//! key from the client's registered JWKS, inline or published at its `jwks_uri` (fetched,
+//! cached ten minutes, fetched again at most once a minute when an assertion names a key
+//! the cache lacks).
 //!
 //! Only RS256, ES256 and EdDSA are accepted (no `none`, no HMAC: a public key is never a
 //! shared secret); signatures are checked by openidconnect's JWK code; `iss` and `sub` must
@@ -11,6 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::JsonWebKey as _;
+use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet};
 use passerelle_store::{Expiry, Key};
 use serde::Deserialize;
 
@@ -59,7 +62,90 @@ pub fn claimed_client(assertion: &str) -> Option<String> {
     Some(sub.sub)
 }
 
+/// How long fetched client keys are used before being fetched again.
+const JWKS_FRESH: Duration = Duration::from_secs(600);
+/// The largest JWKS document accepted.
+const JWKS_MAX_BYTES: usize = 64 * 1024;
+
+/// Keys fetched from a client's `jwks_uri`.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteKeys {
+    keys: std::sync::Arc<Vec<CoreJsonWebKey>>,
+    fetched: std::time::Instant,
+}
+
 impl Provider {
+    async fn fetch_jwks(&self, uri: &url::Url) -> Result<Vec<CoreJsonWebKey>, String> {
+        let response = self
+            .http
+            .get(uri.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > JWKS_MAX_BYTES as u64)
+        {
+            return Err("document too large".into());
+        }
+        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        if body.len() > JWKS_MAX_BYTES {
+            return Err("document too large".into());
+        }
+        let set: CoreJsonWebKeySet =
+            serde_json::from_slice(&body).map_err(|e| format!("not a JWKS document: {e}"))?;
+        Ok(set.keys().clone())
+    }
+
+    /// The keys of a `jwks_uri` client: cached, fetched when stale, or — with `retry`,
+    /// after an assertion the cache could not verify — fetched again if the cache is
+    /// older than `Settings::jwks_refetch_after`. A failed fetch keeps what was cached.
+    async fn remote_keys(
+        &self,
+        client: &Client,
+        uri: &url::Url,
+        retry: bool,
+    ) -> Option<std::sync::Arc<Vec<CoreJsonWebKey>>> {
+        let id = client.id.as_str().to_owned();
+        let cached = self
+            .remote_jwks
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id).cloned());
+        if let Some(c) = &cached {
+            // An assertion no cached key verifies fetches again, at most every
+            // `jwks_refetch_after` per client: a rotation at the client is picked up, a
+            // stream of forged assertions cannot make us hammer its server.
+            let limit = if retry {
+                Duration::from_secs(self.settings.jwks_refetch_after)
+            } else {
+                JWKS_FRESH
+            };
+            if c.fetched.elapsed() < limit {
+                return if retry { None } else { Some(c.keys.clone()) };
+            }
+        }
+        match self.fetch_jwks(uri).await {
+            Ok(keys) => {
+                let fresh = RemoteKeys {
+                    keys: std::sync::Arc::new(keys),
+                    fetched: std::time::Instant::now(),
+                };
+                if let Ok(mut m) = self.remote_jwks.lock() {
+                    m.insert(id, fresh.clone());
+                }
+                Some(fresh.keys)
+            }
+            Err(e) => {
+                tracing::warn!(client = %client.id, error = %e, "client jwks_uri not fetched");
+                if retry { None } else { cached.map(|c| c.keys) }
+            }
+        }
+    }
+
     /// Whether `assertion` authenticates `client`. `Ok(false)` for any bad assertion.
     ///
     /// # Errors
@@ -69,7 +155,21 @@ impl Provider {
         client: &Client,
         assertion: &str,
     ) -> Result<bool, Error> {
-        let Some(claims) = self.verified_claims(client, assertion) else {
+        let claims = match &client.jwks_uri {
+            None => self.verified_claims(&client.jwks, assertion),
+            Some(uri) => {
+                let cached = self.remote_keys(client, uri, false).await;
+                match cached.and_then(|k| self.verified_claims(&k, assertion)) {
+                    Some(c) => Some(c),
+                    // Perhaps the client rotated its keys: look again (rate-limited).
+                    None => self
+                        .remote_keys(client, uri, true)
+                        .await
+                        .and_then(|k| self.verified_claims(&k, assertion)),
+                }
+            }
+        };
+        let Some(claims) = claims else {
             return Ok(false);
         };
         let now = unix_now();
@@ -98,7 +198,7 @@ impl Provider {
             .await?)
     }
 
-    fn verified_claims(&self, client: &Client, assertion: &str) -> Option<Claims> {
+    fn verified_claims(&self, keys: &[CoreJsonWebKey], assertion: &str) -> Option<Claims> {
         if assertion.len() > 8 * 1024 {
             return None;
         }
@@ -111,7 +211,7 @@ impl Provider {
         let alg = SigningAlg::parse(&header.alg)?;
         let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
         let message = assertion.get(..h.len() + 1 + c.len())?;
-        let verified = client.jwks.iter().any(|k| {
+        let verified = keys.iter().any(|k| {
             header
                 .kid
                 .as_deref()

@@ -103,6 +103,10 @@ pub struct ClientConfig {
     /// The client's public keys as a JWKS document (JSON), for `private_key_jwt`.
     #[serde(default)]
     pub jwks: Option<String>,
+    /// …or where the client publishes them (https; http on loopback only), fetched and
+    /// cached, fetched again when an assertion names a key the cache lacks.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 /// A validated relying party.
@@ -133,8 +137,10 @@ pub struct Client {
     pub access_token_lifetime: Option<u64>,
     /// Whether refresh tokens are issued.
     pub refresh_tokens: bool,
-    /// Keys for `private_key_jwt`.
+    /// Keys for `private_key_jwt` (registered inline).
     pub jwks: Vec<openidconnect::core::CoreJsonWebKey>,
+    /// Where the client publishes its keys for `private_key_jwt`.
+    pub jwks_uri: Option<url::Url>,
 }
 
 impl Client {
@@ -178,7 +184,31 @@ impl Client {
             }
             (Some(m), _) => m,
         };
+        let jwks_uri = match (&c.jwks_uri, auth_method) {
+            (Some(_), AuthMethod::PrivateKeyJwt) if c.jwks.is_some() => {
+                return Err(err("jwks_uri", "give jwks or jwks_uri, not both".into()));
+            }
+            (Some(u), AuthMethod::PrivateKeyJwt) => {
+                let url = url::Url::parse(u).map_err(|e| err("jwks_uri", format!("{u:?}: {e}")))?;
+                let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                    return Err(err(
+                        "jwks_uri",
+                        "must be https (http only on loopback)".into(),
+                    ));
+                }
+                Some(url)
+            }
+            (Some(_), _) => {
+                return Err(err(
+                    "jwks_uri",
+                    "only private_key_jwt clients have keys".into(),
+                ));
+            }
+            (None, _) => None,
+        };
         let jwks = match (&c.jwks, auth_method) {
+            (None, AuthMethod::PrivateKeyJwt) if jwks_uri.is_some() => Vec::new(),
             (Some(text), AuthMethod::PrivateKeyJwt) => {
                 let set: openidconnect::core::CoreJsonWebKeySet = serde_json::from_str(text)
                     .map_err(|e| err("jwks", format!("not a JWKS document: {e}")))?;
@@ -190,7 +220,7 @@ impl Client {
             (None, AuthMethod::PrivateKeyJwt) => {
                 return Err(err(
                     "jwks",
-                    "private_key_jwt needs the client's jwks".into(),
+                    "private_key_jwt needs the client's jwks or jwks_uri".into(),
                 ));
             }
             (Some(_), _) => {
@@ -273,6 +303,7 @@ impl Client {
             access_token_lifetime: c.access_token_lifetime,
             refresh_tokens: c.refresh_tokens.unwrap_or(true),
             jwks,
+            jwks_uri,
         })
     }
 
@@ -392,6 +423,7 @@ mod tests {
             access_token_lifetime: None,
             refresh_tokens: None,
             jwks: None,
+            jwks_uri: None,
         }
     }
 

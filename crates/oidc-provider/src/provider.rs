@@ -44,6 +44,9 @@ pub struct Settings {
     pub refresh_absolute: u64,
     /// Pending authorization request lifetime, seconds.
     pub request_lifetime: u64,
+    /// A `private_key_jwt` assertion no cached key of a `jwks_uri` client verifies makes
+    /// the provider fetch that client's keys again, at most this often, seconds.
+    pub jwks_refetch_after: u64,
 }
 
 impl Settings {
@@ -57,6 +60,7 @@ impl Settings {
             refresh_idle: 86_400,
             refresh_absolute: 30 * 86_400,
             request_lifetime: 1800,
+            jwks_refetch_after: 60,
         }
     }
 }
@@ -146,6 +150,9 @@ pub struct Provider {
     pub(crate) store: Store,
     pub(crate) http: reqwest::Client,
     pairwise_salt: ring::hmac::Key,
+    /// Keys fetched from clients' `jwks_uri`, by client id.
+    pub(crate) remote_jwks:
+        std::sync::Mutex<std::collections::HashMap<String, crate::assertion::RemoteKeys>>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -204,6 +211,7 @@ impl Provider {
             store,
             http,
             pairwise_salt: ring::hmac::Key::from(okm),
+            remote_jwks: std::sync::Mutex::default(),
         })
     }
 

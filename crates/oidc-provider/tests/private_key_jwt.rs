@@ -108,3 +108,113 @@ async fn private_key_jwt_accepts_a_fresh_signed_assertion_once_and_refuses_forge
     .await;
     assert_eq!(s, 401);
 }
+
+type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
+
+/// A provider with a `private_key_jwt` client "uri-app" whose keys are served by a
+/// local JWKS endpoint (serving `key`'s public half; what it serves can be changed);
+/// returns the provider, the served document and the fetch counter.
+async fn with_jwks_uri(
+    key: &SigningKey,
+    refetch_after: u64,
+) -> (Harness, Shared<String>, Shared<u32>) {
+    use std::sync::{Arc, Mutex};
+    let served = Arc::new(Mutex::new(
+        serde_json::to_string(&CoreJsonWebKeySet::new(vec![key.public_jwk().clone()])).unwrap(),
+    ));
+    let hits = Arc::new(Mutex::new(0u32));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (s, n) = (Arc::clone(&served), Arc::clone(&hits));
+    let app = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let (s, n) = (Arc::clone(&s), Arc::clone(&n));
+            async move {
+                *n.lock().unwrap() += 1;
+                s.lock().unwrap().clone()
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut jwt_app = client("uri-app", "EdDSA");
+    jwt_app.secret_hash = None;
+    jwt_app.token_endpoint_auth_method = Some(AuthMethod::PrivateKeyJwt);
+    jwt_app.jwks_uri = Some(format!("http://127.0.0.1:{port}/jwks"));
+    let mut cs = clients();
+    cs.push(jwt_app);
+    let h = start_full(|s| s.jwks_refetch_after = refetch_after, cs).await;
+    (h, served, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_at_the_clients_jwks_uri_is_picked_up() {
+    let (first, _) = SigningKey::generate(SigningAlg::EdDsa).unwrap();
+    let (h, served, _) = with_jwks_uri(&first, 0).await;
+    let now = unix_now();
+    let claims = |jti: &str| json!({ "iss": "uri-app", "sub": "uri-app", "aud": h.issuer, "exp": now + 60, "iat": now, "jti": jti });
+    let c = pkce_code(&h, "uri-app").await;
+    assert_eq!(
+        redeem(&h, &c, &jwt::sign(&first, "JWT", &claims("1")).unwrap()).await,
+        200
+    );
+    // The client rotates: its endpoint now serves only the new key.
+    let (second, _) = SigningKey::generate(SigningAlg::EdDsa).unwrap();
+    *served.lock().unwrap() =
+        serde_json::to_string(&CoreJsonWebKeySet::new(vec![second.public_jwk().clone()])).unwrap();
+    let c = pkce_code(&h, "uri-app").await;
+    assert_eq!(
+        redeem(&h, &c, &jwt::sign(&second, "JWT", &claims("2")).unwrap()).await,
+        200
+    );
+    let c = pkce_code(&h, "uri-app").await;
+    assert_eq!(
+        redeem(&h, &c, &jwt::sign(&first, "JWT", &claims("3")).unwrap()).await,
+        401,
+        "the retired key no longer works"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_published_at_a_jwks_uri_are_fetched_cached_and_refetched_at_most_once_a_minute() {
+    let (first, _) = SigningKey::generate(SigningAlg::EdDsa).unwrap();
+    let (h, _served, hits) = with_jwks_uri(&first, 60).await;
+    let now = unix_now();
+    let claims = |jti: &str| json!({ "iss": "uri-app", "sub": "uri-app", "aud": h.issuer, "exp": now + 60, "iat": now, "jti": jti });
+
+    let c = pkce_code(&h, "uri-app").await;
+    let ok = jwt::sign(&first, "JWT", &claims("1")).unwrap();
+    assert_eq!(redeem(&h, &c, &ok).await, 200);
+    let c = pkce_code(&h, "uri-app").await;
+    let again = jwt::sign(&first, "JWT", &claims("2")).unwrap();
+    assert_eq!(redeem(&h, &c, &again).await, 200);
+    assert_eq!(*hits.lock().unwrap(), 1, "the keys are cached");
+
+    // A forged assertion makes at most one extra fetch, and fails.
+    let (forger, _) = SigningKey::generate(SigningAlg::EdDsa).unwrap();
+    let c = pkce_code(&h, "uri-app").await;
+    let forged = jwt::sign(&forger, "JWT", &claims("3")).unwrap();
+    assert_eq!(redeem(&h, &c, &forged).await, 401);
+    let forged = jwt::sign(&forger, "JWT", &claims("4")).unwrap();
+    assert_eq!(redeem(&h, &c, &forged).await, 401);
+    assert!(*hits.lock().unwrap() <= 2, "refetches are rate-limited");
+}
+
+#[test]
+fn a_jwks_uri_must_be_https_or_loopback_and_not_beside_inline_keys() {
+    let mut c = client("uri-app", "EdDSA");
+    c.secret_hash = None;
+    c.token_endpoint_auth_method = Some(AuthMethod::PrivateKeyJwt);
+    c.jwks_uri = Some("http://keys.example/jwks".into());
+    let e = passerelle_oidc_provider::Registry::new(&[c.clone()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("jwks_uri"), "{e}");
+    c.jwks_uri = Some("https://keys.example/jwks".into());
+    assert!(passerelle_oidc_provider::Registry::new(&[c.clone()]).is_ok());
+    c.jwks = Some("{\"keys\":[]}".into());
+    let e = passerelle_oidc_provider::Registry::new(&[c])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not both"), "{e}");
+}

@@ -255,6 +255,7 @@ pub(crate) fn clients(cmd: ClientsCommand) -> anyhow::Result<()> {
                 access_token_lifetime: None,
                 refresh_tokens: None,
                 jwks: None,
+                jwks_uri: None,
             };
             // The same checks `serve` makes, before anything is printed.
             passerelle_oidc_provider::Registry::new(std::slice::from_ref(&entry))

@@ -46,6 +46,7 @@ pub fn client(id: &str, alg: &str) -> ClientConfig {
         access_token_lifetime: None,
         refresh_tokens: None,
         jwks: None,
+        jwks_uri: None,
     }
 }
 

@@ -236,6 +236,7 @@ pub(crate) async fn build(
         access_token_lifetime: None,
         refresh_tokens: None,
         jwks: None,
+        jwks_uri: None,
     }])?;
     let provider_secret = passerelle_local_auth::secret::random_bytes::<32>()?;
     let oidc = Arc::new(
