@@ -109,6 +109,7 @@ impl Deployment {
             users: vec![user(USER.0, USER.1, USER.2)],
             sign_response: false,
             sp_encryption_cert_pem: Some(sp_encryption.cert_pem()),
+            sp_signing_cert_pem: Some(sp_signing.cert_pem()),
         })
         .unwrap();
         // A second university: pysaml2 (PyPI), run by the tests as a one-shot responder.

@@ -14,6 +14,7 @@
 mod keys;
 mod response;
 mod routes;
+mod verify;
 
 use std::fmt::Write as _;
 
@@ -63,6 +64,9 @@ pub struct DevIdpConfig {
     pub sign_response: bool,
     /// Encrypt the assertion for the SP (needs `sp_encryption_cert_pem`).
     pub sp_encryption_cert_pem: Option<String>,
+    /// The SP's signing certificate (PEM): when given, `/sso` refuses a request that is
+    /// not signed with it (HTTP-Redirect binding signature).
+    pub sp_signing_cert_pem: Option<String>,
 }
 
 /// A running dev IdP.

@@ -2,7 +2,7 @@
 //! auto-posting answer. Every value put in a page is escaped.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -74,7 +74,20 @@ async fn metadata(State(idp): State<DevIdp>) -> Response {
         .into_response()
 }
 
-async fn sso(State(idp): State<DevIdp>, Query(q): Query<SsoQuery>) -> Response {
+async fn sso(
+    State(idp): State<DevIdp>,
+    RawQuery(raw): RawQuery,
+    Query(q): Query<SsoQuery>,
+) -> Response {
+    if let Some(cert) = idp.config.sp_signing_cert_pem.as_deref()
+        && let Err(e) = crate::verify::redirect_signature(raw.as_deref().unwrap_or_default(), cert)
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            page("Requête refusée", &escape(e.to_string().as_str())),
+        )
+            .into_response();
+    }
     match read_request(&q.saml_request) {
         Ok(_) => login_page(&idp, &q.saml_request, &q.relay_state, None).into_response(),
         Err(e) => (

@@ -72,6 +72,7 @@ async fn a_user_logs_in_at_the_dev_idp_and_comes_back_as_an_identity() {
         }],
         sign_response: true,
         sp_encryption_cert_pem: Some(sp_key.cert_pem.clone()),
+        sp_signing_cert_pem: Some(sp_key.cert_pem.clone()),
     })
     .unwrap();
     let idp = parse(&dev.metadata_xml(), ParseOptions::default())
@@ -100,6 +101,18 @@ async fn a_user_logs_in_at_the_dev_idp_and_comes_back_as_an_identity() {
         .await
         .unwrap();
     let path = redirect.url.strip_prefix(BASE).unwrap();
+    // The dev IdP checks our redirect signature with our metadata's certificate, as a
+    // university does: a tampered or unsigned request is refused.
+    let tampered = path.replace("RelayState=", "RelayState=x");
+    let unsigned = path.split("&SigAlg=").next().unwrap().to_owned();
+    for bad in [&tampered, &unsigned] {
+        let r = app
+            .clone()
+            .oneshot(Request::get(bad.as_str()).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
     let form = app
         .clone()
         .oneshot(Request::get(path).body(Body::empty()).unwrap())

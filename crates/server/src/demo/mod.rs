@@ -151,6 +151,7 @@ pub(crate) async fn build(
             users,
             sign_response: true,
             sp_encryption_cert_pem: Some(sp_encryption.cert_pem()),
+            sp_signing_cert_pem: Some(sp_signing.cert_pem()),
         })?;
         let parsed =
             parse(&dev.metadata_xml(), ParseOptions::default()).context("dev IdP metadata")?;
