@@ -93,3 +93,16 @@ pub async fn set_password(b: &mut Browser, link: &str, password: &str) -> Page {
     )
     .await
 }
+
+/// On the password page (the session knows the address), signs in with `password` and
+/// returns the redirect back to the app (`redirect_uri?code=…`).
+pub async fn password_to_app(b: &mut Browser, password: &str, redirect_uri: &str) -> String {
+    let pw = b.get("/login/password").await;
+    let done = b
+        .post_once(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", password)],
+        )
+        .await;
+    back_to_app(&done, redirect_uri)
+}

@@ -10,6 +10,7 @@
     clippy::indexing_slicing
 )]
 
+use passerelle_integration_tests::flows::ok as assert_page;
 use passerelle_integration_tests::{
     Browser, Page, Passerelle, TempDir, code_in, link_in, next_outbox_mail,
 };
@@ -40,20 +41,6 @@ async fn demo() -> Demo {
     )
     .await;
     Demo { server, outbox }
-}
-
-fn assert_page(p: &Page, status: u16, needle: &str) {
-    assert_eq!(
-        p.status, status,
-        "{} answered {}:\n{}",
-        p.url, p.status, p.body
-    );
-    assert!(
-        p.text().contains(needle),
-        "{} lacks {needle:?}:\n{}",
-        p.url,
-        p.body
-    );
 }
 
 /// Portal → institution → dev IdP → ACS → "link sent" page. Returns that page.

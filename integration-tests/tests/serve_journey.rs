@@ -11,7 +11,9 @@
 )]
 
 use passerelle_integration_tests::deploy::{CLIENT_ID, CLIENT_SECRET, Deployment, USER};
-use passerelle_integration_tests::flows::{activate, back_to_app, ok, set_password};
+use passerelle_integration_tests::flows::{
+    activate, back_to_app, ok, password_to_app, set_password,
+};
 use passerelle_integration_tests::{Browser, OidcApp, code_in, link_in, smtp_mail};
 use serde_json::json;
 
@@ -34,15 +36,7 @@ async fn the_whole_journey_on_redis_with_real_mail_and_openid_client_as_the_app(
     assert_eq!(to, USER.2);
     let done = set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await;
     ok(&done, 200, "réussi");
-    let pw = b.get("/login/password").await;
-    let cb = back_to_app(
-        &b.post_once(
-            "/login/password",
-            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
-        )
-        .await,
-        &d.redirect_uri,
-    );
+    let cb = password_to_app(&mut b, PASSWORD, &d.redirect_uri).await;
     let first = app.callback(&cb).await;
     assert_eq!(first["claims"]["email"], USER.2, "{first}");
     assert_eq!(first["claims"]["amr"][0], "pwd", "{first}");
@@ -175,15 +169,7 @@ async fn a_journey_whose_steps_alternate_between_two_instances_completes() {
     let (_, text) = smtp_mail(&d.smtp, 0).await;
     let done = set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await;
     ok(&done, 200, "réussi");
-    let pw = b.get("/login/password").await;
-    let cb = back_to_app(
-        &b.post_once(
-            "/login/password",
-            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
-        )
-        .await,
-        &d.redirect_uri,
-    );
+    let cb = password_to_app(&mut b, PASSWORD, &d.redirect_uri).await;
     let tokens = app.callback(&cb).await;
     assert_eq!(tokens["claims"]["email"], USER.2, "{tokens}");
     for (i, instance) in d.instances.iter().enumerate() {

@@ -9,9 +9,9 @@ use axum::response::Response;
 use passerelle_local_auth::{Email, Error as LocalError, Lang, Password};
 
 use super::Fields;
-use super::links::{NewPasswordPage, checklist};
+use super::links::{PasswordForm, password_form, password_form_again};
 use crate::page;
-use crate::web::page::{Cx, Fail, Layout, html, see_other};
+use crate::web::page::{Cx, Fail, Layout, see_other};
 use crate::web::{App, Peer};
 
 #[derive(Template)]
@@ -92,28 +92,6 @@ pub(crate) async fn page(
     })
 }
 
-fn change_form(
-    cx: &Cx,
-    status: StatusCode,
-    email: &str,
-    unmet: &[passerelle_local_auth::Rule],
-    error: Option<String>,
-) -> Result<Response, Fail> {
-    let rules = cx.app.local.policy().rules();
-    let l = cx.layout("account.change_password");
-    html(
-        status,
-        &NewPasswordPage {
-            l: &l,
-            email,
-            rules: checklist(&cx.t, &rules, unmet),
-            error,
-            action: "/account/password",
-            current: true,
-        },
-    )
-}
-
 /// `POST /account/password`: the current password, then the new one twice. Shown as a
 /// form first when posted without fields.
 pub(crate) async fn change_password(
@@ -129,7 +107,14 @@ pub(crate) async fn change_password(
             return Ok(see_other("/login"));
         };
         if fields.get("password").is_empty() && fields.get("current").is_empty() {
-            return change_form(cx, StatusCode::OK, email.as_str(), &[], None);
+            return password_form(
+                cx,
+                PasswordForm::Change,
+                StatusCode::OK,
+                email.as_str(),
+                &[],
+                None,
+            );
         }
         let result = cx
             .app
@@ -150,29 +135,16 @@ pub(crate) async fn change_password(
             ),
             Err(LocalError::InvalidCredentials) => {
                 let msg = cx.t.get("account.wrong_current").to_owned();
-                change_form(cx, StatusCode::UNAUTHORIZED, email.as_str(), &[], Some(msg))
-            }
-            Err(LocalError::PolicyUnmet(unmet)) => {
-                let msg = cx.t.get("new_password.policy").to_owned();
-                change_form(
+                password_form(
                     cx,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    email.as_str(),
-                    &unmet,
-                    Some(msg),
-                )
-            }
-            Err(LocalError::ConfirmationMismatch) => {
-                let msg = cx.t.get("new_password.mismatch").to_owned();
-                change_form(
-                    cx,
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                    PasswordForm::Change,
+                    StatusCode::UNAUTHORIZED,
                     email.as_str(),
                     &[],
                     Some(msg),
                 )
             }
-            Err(e) => Err(Fail::local(e)),
+            Err(e) => password_form_again(cx, PasswordForm::Change, email.as_str(), e),
         }
     })
 }

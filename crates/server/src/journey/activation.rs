@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 
 use super::{Fields, signed_in};
 use crate::page;
-use crate::web::i18n::negotiate;
+use crate::web::i18n::accepted;
 use crate::web::page::{Fail, Layout, render_fail, see_other};
 use crate::web::session::{Sessions, random_id};
 use crate::web::{App, Peer};
@@ -156,12 +156,7 @@ pub(crate) async fn institutions_json(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let fields = query(raw);
-    let lang = headers
-        .get(axum::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(negotiate)
-        .unwrap_or_default()
-        .tag();
+    let lang = accepted(&headers).unwrap_or_default().tag();
     let snapshot = app.federation.snapshot();
     let q: String = fields.get("q").trim().chars().take(100).collect();
     let email: String = fields.get("email").trim().chars().take(320).collect();
@@ -273,11 +268,7 @@ fn rejection_page(r: &Rejection) -> Fail {
 /// `POST /saml/acs`: validates the university's answer (HTTP-POST binding).
 pub(crate) async fn saml_acs(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
     let fields = Fields::parse_limited(&body, app.acs.max_response_bytes.saturating_mul(2));
-    let lang = headers
-        .get(axum::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(negotiate)
-        .unwrap_or_default();
+    let lang = accepted(&headers).unwrap_or_default();
     let t = app.catalog.texts(lang);
     let relay = fields.get("RelayState");
     let input = AcsRequest {

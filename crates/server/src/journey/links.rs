@@ -179,15 +179,31 @@ pub(crate) async fn confirm_post(
     })
 }
 
-fn form(
+/// Which password form: « Créez votre mot de passe » behind a link, or the account
+/// page's change (which also asks for the current password).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PasswordForm {
+    /// After an activation or reset link.
+    New,
+    /// On the account page.
+    Change,
+}
+
+/// Renders a password form with the policy checklist, `unmet` rules marked.
+pub(crate) fn password_form(
     cx: &Cx,
+    which: PasswordForm,
     status: StatusCode,
     email: &str,
     unmet: &[Rule],
     error: Option<String>,
 ) -> Result<Response, Fail> {
+    let (title, action, current) = match which {
+        PasswordForm::New => ("new_password.title", "/password/new", false),
+        PasswordForm::Change => ("account.change_password", "/account/password", true),
+    };
     let rules = cx.app.local.policy().rules();
-    let l = cx.layout("new_password.title");
+    let l = cx.layout(title);
     html(
         status,
         &NewPasswordPage {
@@ -195,9 +211,33 @@ fn form(
             email,
             rules: checklist(&cx.t, &rules, unmet),
             error,
-            action: "/password/new",
-            current: false,
+            action,
+            current,
         },
+    )
+}
+
+/// The form again for what the user can fix (policy, confirmation); anything else is a
+/// failure page.
+pub(crate) fn password_form_again(
+    cx: &Cx,
+    which: PasswordForm,
+    email: &str,
+    e: LocalError,
+) -> Result<Response, Fail> {
+    let (unmet, key) = match e {
+        LocalError::PolicyUnmet(unmet) => (unmet, "new_password.policy"),
+        LocalError::ConfirmationMismatch => (Vec::new(), "new_password.mismatch"),
+        other => return Err(Fail::local(other)),
+    };
+    let msg = cx.t.get(key).to_owned();
+    password_form(
+        cx,
+        which,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        email,
+        &unmet,
+        Some(msg),
     )
 }
 
@@ -211,7 +251,14 @@ pub(crate) async fn new_password(
         let Some(grant) = cx.session.record.grant.clone() else {
             return Ok(see_other("/login"));
         };
-        form(cx, StatusCode::OK, grant.email().as_str(), &[], None)
+        password_form(
+            cx,
+            PasswordForm::New,
+            StatusCode::OK,
+            grant.email().as_str(),
+            &[],
+            None,
+        )
     })
 }
 
@@ -245,27 +292,7 @@ pub(crate) async fn new_password_post(
                     Some(("/login/password".to_owned(), "action.sign_in")),
                 )
             }
-            Err(LocalError::PolicyUnmet(unmet)) => {
-                let msg = cx.t.get("new_password.policy").to_owned();
-                form(
-                    cx,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    grant.email().as_str(),
-                    &unmet,
-                    Some(msg),
-                )
-            }
-            Err(LocalError::ConfirmationMismatch) => {
-                let msg = cx.t.get("new_password.mismatch").to_owned();
-                form(
-                    cx,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    grant.email().as_str(),
-                    &[],
-                    Some(msg),
-                )
-            }
-            Err(e) => Err(Fail::local(e)),
+            Err(e) => password_form_again(cx, PasswordForm::New, grant.email().as_str(), e),
         }
     })
 }

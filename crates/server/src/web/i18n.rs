@@ -109,6 +109,14 @@ impl Catalog {
     }
 }
 
+/// The language a request's `Accept-Language` prefers, if we have it.
+pub(crate) fn accepted(headers: &axum::http::HeaderMap) -> Option<Lang> {
+    headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(negotiate)
+}
+
 /// The first supported language in a space-separated `ui_locales` or an
 /// `Accept-Language` header (quality values are read in order; `*` is ignored).
 pub(crate) fn negotiate(list: &str) -> Option<Lang> {

@@ -16,7 +16,7 @@ use passerelle_local_auth::Lang;
 use passerelle_store::StoreError;
 
 use super::App;
-use super::i18n::{Texts, negotiate};
+use super::i18n::{Texts, accepted};
 use super::session::{Session, SignedIn, set_cookies};
 
 /// Runs a page handler's body with a request context: loads the session, runs
@@ -227,10 +227,7 @@ impl Cx {
         here: &str,
     ) -> Result<Self, Response> {
         let now = passerelle_oidc_provider::unix_now();
-        let accept = headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(negotiate);
+        let accept = accepted(headers);
         let loaded = async {
             let mut session = app.sessions.load(headers, now).await?;
             // « Se déconnecter partout » ends this sign-in too.
