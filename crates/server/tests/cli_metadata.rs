@@ -42,8 +42,13 @@ const SMALL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </md:EntitiesDescriptor>
 "#;
 
+/// A file of its own per call: the tests of this file run in parallel, and rewriting
+/// one shared path while another test's process reads it made them flaky.
 fn small_file() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("passerelle-cli-md-{}.xml", std::process::id()));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("passerelle-cli-md-{}-{n}.xml", std::process::id()));
     std::fs::write(&path, SMALL).unwrap();
     path
 }
