@@ -27,7 +27,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use passerelle_store::{Expiry, Key, Store};
-use samael::crypto::CertificateDer;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -235,8 +234,7 @@ async fn check(
 
     // Verify with the IdP's metadata keys, one at a time; parse only what was signed.
     let verify = |doc: &str| {
-        let certs = idp.signing_certs.iter().cloned().map(CertificateDer::from);
-        crate::signature::verify_predigest(doc, certs).map_err(Rejection::BadSignature)
+        crate::signature::verify_signed(doc, &idp.signing_certs).map_err(Rejection::BadSignature)
     };
     let malformed = |e: Error| Rejection::Malformed(e.to_string());
     let (parsed, assertion) = if peeked.encrypted {

@@ -1,20 +1,24 @@
 //! Signed metadata: the only way an aggregate gets into Passerelle.
 //!
 //! [`load`] refuses DOCTYPEs and oversized documents before any XML library sees them,
-//! verifies the signature with the *pinned* federation certificates only (never a key
-//! carried by the document) through samael/xmlsec restricted to RSA and ECDSA with
-//! SHA-256 or stronger, checks that what was signed is the document's root, and then
-//! parses the verifier's output — the signed content only — so nothing unsigned (an
-//! entity wrapped around or slipped beside the signed tree) is ever read. Last, the
-//! validity window is checked as of the given instant.
+//! then checks the signature with the *pinned* federation certificates only (never a key
+//! carried by the document), RSA or ECDSA with SHA-256 or stronger, under the SAML
+//! metadata profile: one `ds:Signature` child of the root whose single reference is the
+//! root itself with the enveloped-signature transform (`passerelle_xmldsig::verify_root`).
+//! Then the whole document but that signature is what was signed, so the streaming parser
+//! reads the document as received — comments and text outside the root, the only parts
+//! a signature leaves open, never reach a record (`parser.rs` joins text across comments
+//! and normalises line ends as the signer's parser did). The verification (libxml2 DOM +
+//! canonicalization) and the parse run on two threads at once; nothing parsed is returned
+//! unless the signature verified. Last, the validity window is checked as of the given
+//! instant.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use quick_xml::NsReader;
-use quick_xml::events::Event;
-use samael::crypto::CertificateDer;
+use passerelle_xmldsig::Key;
 use time::OffsetDateTime;
 
 use super::{Aggregate, ParseOptions, parse};
@@ -23,7 +27,7 @@ use crate::error::Error;
 /// The federation's signing certificates, pinned by configuration (several at once
 /// during a key rollover).
 #[derive(Clone)]
-pub struct PinnedCerts(Vec<CertificateDer>);
+pub struct PinnedCerts(Vec<Arc<Key>>);
 
 impl std::fmt::Debug for PinnedCerts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,10 +36,11 @@ impl std::fmt::Debug for PinnedCerts {
 }
 
 impl PinnedCerts {
-    /// Reads every `CERTIFICATE` block of a PEM text.
+    /// Reads every `CERTIFICATE` block of a PEM text and loads its key.
     ///
     /// # Errors
-    /// [`Error::Input`] when there is no certificate or a block is not base64.
+    /// [`Error::Input`] when there is no certificate, a block is not base64, or not a
+    /// certificate with an RSA or EC key.
     pub fn from_pem(pem: &str) -> Result<Self, Error> {
         let mut certs = Vec::new();
         let mut rest = pem;
@@ -54,7 +59,9 @@ impl PinnedCerts {
             let der = B64
                 .decode(body.as_bytes())
                 .map_err(|e| Error::Input(format!("a PEM certificate is not base64: {e}")))?;
-            certs.push(CertificateDer::from(der));
+            let key = Key::from_cert_der(&der)
+                .map_err(|e| Error::Input(format!("a pinned certificate: {e}")))?;
+            certs.push(Arc::new(key));
             rest = tail.get(end..).unwrap_or_default();
         }
         if certs.is_empty() {
@@ -76,32 +83,18 @@ impl PinnedCerts {
     }
 }
 
-/// The root element's local name and `ID` attribute.
-fn root_id(xml: &str) -> Option<(String, Option<String>)> {
-    let mut reader = NsReader::from_str(xml);
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(e) | Event::Empty(e) => {
-                let id = e
-                    .attributes()
-                    .flatten()
-                    .find(|a| a.key.as_ref() == "ID")
-                    .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-                    .map(|v| v.into_owned());
-                return Some((e.local_name().as_ref().to_owned(), id));
-            }
-            Event::Eof => return None,
-            _ => {}
-        }
-    }
-}
+/// Feeds up to this size are verified and parsed at the same time (on two threads);
+/// larger ones one after the other, so libxml2's DOM (about three times the document)
+/// and the parsed records are never in memory together.
+const OVERLAP_BELOW: usize = 16 * 1024 * 1024;
 
 /// Verifies, parses and checks a metadata document as of `now`.
 ///
 /// # Errors
 /// [`Error::TooLarge`], [`Error::Doctype`], [`Error::Signature`] (no signature, a
-/// signature by another key, a weak algorithm, altered content), [`Error::NotSignedAtRoot`],
-/// the parse errors, and the validity errors of [`Aggregate::check_validity`].
+/// signature by another key, a weak algorithm, altered content), [`Error::NotSignedAtRoot`]
+/// (a signature elsewhere than on the root, or over something else), the parse errors,
+/// and the validity errors of [`Aggregate::check_validity`].
 pub fn load(
     xml: &str,
     pinned: &PinnedCerts,
@@ -118,14 +111,31 @@ pub fn load(
     if xml.contains("<!DOCTYPE") {
         return Err(Error::Doctype);
     }
-    let signed = crate::signature::verify_predigest(xml, pinned.0.iter().cloned())
-        .map_err(Error::Signature)?;
-    let original = root_id(xml).ok_or_else(|| Error::NotMetadata("no root element".into()))?;
-    let verified = root_id(&signed).ok_or(Error::NotSignedAtRoot)?;
-    if original.1.is_none() || original != verified {
-        return Err(Error::NotSignedAtRoot);
-    }
-    let aggregate = parse(&signed, options)?;
+    let keys: Vec<&Key> = pinned.0.iter().map(AsRef::as_ref).collect();
+    let verify = || passerelle_xmldsig::verify_root(xml.as_bytes(), &keys);
+    let (verified, parsed) = if xml.len() <= OVERLAP_BELOW {
+        std::thread::scope(|scope| {
+            let verifier = scope.spawn(verify);
+            let parsed = parse(xml, options);
+            let verified = verifier.join().unwrap_or_else(|_| {
+                Err(passerelle_xmldsig::Error::Invalid(
+                    "the verifier stopped".into(),
+                ))
+            });
+            (verified, Some(parsed))
+        })
+    } else {
+        (verify(), None)
+    };
+    verified.map_err(|e| match e {
+        passerelle_xmldsig::Error::Doctype => Error::Doctype,
+        passerelle_xmldsig::Error::Placement(_) | passerelle_xmldsig::Error::Reference(_) => {
+            Error::NotSignedAtRoot
+        }
+        other => Error::Signature(other.to_string()),
+    })?;
+    // Large feeds: parsed only once the verifier's DOM is gone (peak memory).
+    let aggregate = parsed.unwrap_or_else(|| parse(xml, options))?;
     aggregate.check_validity(now, max_validity)?;
     Ok(aggregate)
 }
