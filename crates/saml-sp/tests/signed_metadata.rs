@@ -356,3 +356,42 @@ fn a_signed_but_expired_or_too_long_lived_feed_is_refused() {
     .unwrap_err();
     assert!(matches!(err, Error::ValidityTooLong { .. }), "{err:?}");
 }
+
+#[test]
+fn what_a_feed_signature_leaves_open_never_changes_a_record() {
+    // Canonicalization drops comments and the parser normalises line ends, so these edits
+    // keep the signature valid: the document is parsed as received, and must give the
+    // records the signer signed — no comment may cut a value, no CR may slip into one.
+    let key = sign::rsa_key();
+    let signed = sign::sign(&fresh_aggregate(), &key, sign::RSA_SHA256);
+    let reference = load(
+        &signed,
+        &pinned(&key),
+        at(NOW),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap();
+    let edited = format!(
+        "{}\r\n<!-- after the root -->\r\n",
+        signed
+            .replace("Université de Limoges", "Université<!-- x --> de Limoges")
+            .replace(
+                "unilim.fr</shibmd:Scope>",
+                "unilim<!---->.fr</shibmd:Scope>"
+            )
+            .replacen("?>", "?><!-- before the root -->", 1)
+            .replace('\n', "\r\n")
+    );
+    assert_ne!(edited, signed);
+    let got = load(
+        &edited,
+        &pinned(&key),
+        at(NOW),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(got.idps, reference.idps);
+    assert_eq!(got.idps[0].name("fr"), "Université de Limoges");
+}
