@@ -186,8 +186,8 @@ impl Provider {
             return Err(Error::Config("the issuer has no query or fragment".into()));
         }
         let mut algs: Vec<SigningAlg> = clients.iter().map(|c| c.id_token_alg).collect();
-        // Always publish the OIDC default and our preferred algorithm.
-        algs.extend([SigningAlg::Rs256, SigningAlg::EdDsa]);
+        // Always: RS256 (the OIDC default), ES256 (access tokens) and EdDSA.
+        algs.extend([SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa]);
         algs.sort_by_key(|a| a.as_str());
         algs.dedup();
         let lifetime = i64::try_from(settings.token_lifetime.max(settings.code_lifetime))

@@ -108,6 +108,15 @@ async fn full_flow(client_id: &str, alg: CoreJwsSigningAlgorithm) {
     )
     .unwrap();
     assert_eq!(at_hash, &expected);
+    // RFC 9068 access token, ES256 whatever the ID token's algorithm (the one resource
+    // servers' JWT libraries verify most widely).
+    let header = tokens.access_token().secret().split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["typ"], "at+jwt");
 
     let info: CoreUserInfoClaims = client
         .user_info(tokens.access_token().clone(), None)
