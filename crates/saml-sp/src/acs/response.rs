@@ -348,11 +348,11 @@ fn read(xml: &str) -> Result<Reader, Error> {
                         "elements nested deeper than {MAX_DEPTH}"
                     )));
                 }
-                let ns = match &ns {
-                    ResolveResult::Bound(n) => n.as_ref().to_owned(),
-                    _ => String::new(),
+                let ns: &str = match &ns {
+                    ResolveResult::Bound(n) => n.as_ref(),
+                    _ => "",
                 };
-                let tag = r.open(&ns, &e);
+                let tag = r.open(ns, &e);
                 r.stack.push(tag);
             }
             Event::End(_) => {
