@@ -33,7 +33,7 @@ fn main() {
         .clang_args(clang_args)
         .allowlist_function("xmlSec.*")
         .allowlist_function(
-            "xmlReadMemory|xmlFreeDoc|xmlDocGetRootElement|xmlAddID|xmlValidateNCName",
+            "xmlReadMemory|xmlFreeDoc|xmlDocGetRootElement|xmlAddID|xmlValidateNCName|xmlSetStructuredErrorFunc",
         )
         .allowlist_var("XMLSEC_.*|xmlSec.*Ns|xmlSecNode.*|xmlSecTransformUriType.*")
         .allowlist_type("xmlSecDSigStatus|xmlParserOption|xmlElementType")

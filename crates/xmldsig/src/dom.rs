@@ -13,6 +13,10 @@ use crate::{Error, ffi, text};
 
 const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 
+/// libxml2's structured error handler that drops the error (the caller reports
+/// [`Error::NotXml`] itself). Never unwinds: it does nothing.
+unsafe extern "C" fn quiet(_ctx: *mut std::ffi::c_void, _error: *mut ffi::_xmlError) {}
+
 /// A parsed document, freed on drop.
 pub(crate) struct Doc(NonNull<ffi::_xmlDoc>);
 
@@ -34,6 +38,10 @@ impl Doc {
             | ffi::xmlParserOption_XML_PARSE_NOWARNING
             | ffi::xmlParserOption_XML_PARSE_COMPACT;
         let options = i32::try_from(options).map_err(|_| Error::NotXml)?;
+        // Encoding and I/O errors bypass NOERROR and go to stderr unless a structured
+        // handler is set (a per-thread setting in libxml2): hostile input makes no noise.
+        // SAFETY: `quiet` is a valid handler for the program's lifetime; no context used.
+        unsafe { ffi::xmlSetStructuredErrorFunc(std::ptr::null_mut(), Some(quiet)) };
         // SAFETY: `xml` is valid for `len` bytes during the call; libxml2 copies what it
         // keeps. No URL, no encoding override.
         let doc = unsafe {
