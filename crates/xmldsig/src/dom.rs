@@ -174,7 +174,15 @@ pub(crate) fn descendants<'d>(root: Node<'d>) -> impl Iterator<Item = Node<'d>> 
     let mut next = Some(root);
     std::iter::from_fn(move || {
         let current = next?;
-        next = current.first_child().or_else(|| {
+        // Only elements' children are walked: an entity reference's `children` belong to
+        // the entity declaration (none can exist here — DTDs are refused — but the walk
+        // must not depend on that).
+        let child = if current.is_element() {
+            current.first_child()
+        } else {
+            None
+        };
+        next = child.or_else(|| {
             let mut up = Some(current);
             while let Some(n) = up {
                 if n.0 == root.0 {
