@@ -395,3 +395,51 @@ fn what_a_feed_signature_leaves_open_never_changes_a_record() {
     assert_eq!(got.idps, reference.idps);
     assert_eq!(got.idps[0].name("fr"), "Université de Limoges");
 }
+
+#[test]
+fn an_entity_signed_by_its_own_key_inside_a_signed_feed_loads() {
+    // Some eduGAIN members sign their own EntityDescriptor. The federation's root
+    // signature covers that inner signature like any other content; the inner one is
+    // neither required nor checked against the federation key (the feed used to be
+    // refused: every signature in the document had to verify with the pinned key).
+    use samael::crypto::{CryptoProvider as _, XmlSec};
+    let (member, federation) = (sign::rsa_key(), sign::ecdsa_key());
+    let template = r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#member"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"##;
+    let feed = fresh_aggregate();
+    let start = feed.find("<md:EntityDescriptor ").unwrap();
+    let end = start + feed[start..].find('>').unwrap() + 1;
+    let with_member = format!(
+        "{}{}{}",
+        feed[..end].replacen(
+            "<md:EntityDescriptor ",
+            "<md:EntityDescriptor ID=\"member\" ",
+            1
+        ),
+        template,
+        &feed[end..]
+    );
+    let member_signed = XmlSec::sign_xml(with_member.as_str(), &member.key_der).unwrap();
+    assert!(member_signed.contains("<ds:SignatureValue>"));
+    let signed = sign::sign(&member_signed, &federation, sign::ECDSA_SHA256);
+    let agg = load(
+        &signed,
+        &pinned(&federation),
+        at(NOW),
+        MONTH,
+        ParseOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(agg.idps.len(), 2);
+    // And the member's entity is still under the root signature: altering it is refused.
+    let altered = signed.replacen("Université de Limoges", "Université de Lim0ges", 1);
+    assert!(matches!(
+        load(
+            &altered,
+            &pinned(&federation),
+            at(NOW),
+            MONTH,
+            ParseOptions::default()
+        ),
+        Err(Error::Signature(_))
+    ));
+}
