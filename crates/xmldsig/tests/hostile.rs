@@ -11,14 +11,11 @@
 
 use std::sync::OnceLock;
 
-use openssl::asn1::Asn1Time;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
+mod support;
+
 use passerelle_xmldsig::{Key, Signed, verify_all, verify_root};
 use proptest::prelude::*;
-use samael::crypto::{CryptoProvider as _, XmlSec};
+use support::*;
 
 struct Fixture {
     key: Key,
@@ -29,23 +26,13 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let pkey = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "idp").unwrap();
-        let name = name.build();
-        let mut b = X509::builder().unwrap();
-        b.set_subject_name(&name).unwrap();
-        b.set_issuer_name(&name).unwrap();
-        b.set_pubkey(&pkey).unwrap();
-        b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
-        b.sign(&pkey, MessageDigest::sha256()).unwrap();
-        let key = Key::from_cert_der(&b.build().to_der().unwrap()).unwrap();
-        let template = r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#r1"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"##;
+        let signer = Signer::rsa();
+        let key = signer.key();
         let doc = format!(
-            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="r1" Destination="https://sp.example/acs"><saml:Issuer>https://idp.example/</saml:Issuer>{template}<saml:Assertion ID="a1"><saml:Subject><saml:NameID>alice</saml:NameID></saml:Subject></saml:Assertion></samlp:Response>"#
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="r1" Destination="https://sp.example/acs"><saml:Issuer>https://idp.example/</saml:Issuer>{}<saml:Assertion ID="a1"><saml:Subject><saml:NameID>alice</saml:NameID></saml:Subject></saml:Assertion></samlp:Response>"#,
+            template("#r1", RSA_SHA256, SHA256)
         );
-        let message = XmlSec::sign_xml(doc.as_str(), &pkey.private_key_to_der().unwrap()).unwrap();
+        let message = signer.sign(&doc);
         let content = verify_all(message.as_bytes(), &[&key]).unwrap();
         Fixture { key, message, content }
     })

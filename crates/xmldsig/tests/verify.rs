@@ -8,72 +8,11 @@
     clippy::indexing_slicing
 )]
 
-use openssl::asn1::Asn1Time;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
+mod support;
+
+use openssl::x509::X509;
 use passerelle_xmldsig::{Error, Key, verify_all, verify_root};
-use samael::crypto::{CryptoProvider as _, XmlSec};
-
-const EXC: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
-const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
-const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
-const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
-const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
-const HMAC_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256";
-const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
-const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
-
-struct Signer {
-    key: PKey<Private>,
-    cert_der: Vec<u8>,
-}
-
-impl Signer {
-    fn new(key: PKey<Private>) -> Self {
-        let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "test signer").unwrap();
-        let name = name.build();
-        let mut b = X509::builder().unwrap();
-        b.set_version(2).unwrap();
-        b.set_subject_name(&name).unwrap();
-        b.set_issuer_name(&name).unwrap();
-        b.set_pubkey(&key).unwrap();
-        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-            .unwrap();
-        b.sign(&key, MessageDigest::sha256()).unwrap();
-        let cert_der = b.build().to_der().unwrap();
-        Self { key, cert_der }
-    }
-
-    fn rsa() -> Self {
-        Self::new(PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap())
-    }
-
-    fn ec() -> Self {
-        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-        Self::new(PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap())
-    }
-
-    fn key(&self) -> Key {
-        Key::from_cert_der(&self.cert_der).unwrap()
-    }
-
-    fn sign(&self, xml: &str) -> String {
-        XmlSec::sign_xml(xml, &self.key.private_key_to_der().unwrap()).unwrap()
-    }
-}
-
-fn template(uri: &str, signature: &str, digest: &str) -> String {
-    format!(
-        r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{EXC}"/><ds:SignatureMethod Algorithm="{signature}"/><ds:Reference URI="{uri}"><ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="{EXC}"/></ds:Transforms><ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"#
-    )
-}
+use support::*;
 
 /// A feed-like document whose root carries the signature template.
 fn feed(uri: &str, signature: &str, digest: &str) -> String {
