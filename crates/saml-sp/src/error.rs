@@ -6,13 +6,18 @@
 pub enum Error {
     /// The document is not well-formed XML (the whole feed is refused: nothing in it can
     /// be trusted, and its signature could not verify anyway).
-    #[error("metadata is not well-formed XML at byte {position}: {reason}")]
+    #[error("not well-formed XML at byte {position}: {reason}")]
     Xml {
         /// Byte offset of the error.
         position: u64,
         /// What the parser said.
         reason: String,
     },
+    /// The bytes are not UTF-8 XML that says so: another byte-order mark or declared
+    /// encoding, invalid UTF-8, a NUL byte. Refused before any XML parser runs, so the
+    /// verifier and the reader can never decode one document two ways.
+    #[error("document encoding refused: {0}")]
+    Encoding(String),
     /// The document carries a DOCTYPE (entity expansion attacks): refused.
     #[error("metadata carries a DOCTYPE, which is refused")]
     Doctype,
@@ -67,4 +72,15 @@ pub enum Error {
     /// A value given to the directory (a search, an address) is unusable.
     #[error("invalid input: {0}")]
     Input(String),
+}
+
+impl Error {
+    /// The error for a document the byte-level gate ([`passerelle_xmldsig::utf8_document`])
+    /// refused.
+    pub(crate) fn from_xmldsig(e: passerelle_xmldsig::Error) -> Self {
+        match e {
+            passerelle_xmldsig::Error::Encoding(reason) => Self::Encoding(reason),
+            other => Self::Signature(other.to_string()),
+        }
+    }
 }

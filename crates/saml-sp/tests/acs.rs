@@ -396,6 +396,51 @@ async fn hostile_encodings_are_refused_before_any_xml_library() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_response_redeclared_in_another_encoding_is_refused_before_any_xml_library() {
+    let w = world();
+    let login = w.login().await;
+    let resp = Resp::new(&login.request_id);
+    let signed = resp.xml(&w.idp_key);
+    let b64 = |s: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    // Re-encoded so that libxml2 (UTF-7) reads exactly the signed text, with a second
+    // assertion smuggled as a UTF-7 comment that a UTF-8 reader sees as an element.
+    let smuggled = passerelle_testkit::utf7::smuggle(
+        &signed,
+        r#"<saml:Assertion ID="_evil"><saml:Issuer>https://idp.unilim.fr/idp</saml:Issuer></saml:Assertion>"#,
+        passerelle_testkit::utf7::Place::InsideRoot,
+        "</samlp:Response>",
+    )
+    .unwrap();
+    let plain_utf7 = passerelle_testkit::utf7::smuggle(
+        &signed,
+        "",
+        passerelle_testkit::utf7::Place::AfterRoot,
+        "</samlp:Response>",
+    )
+    .unwrap()
+    .replace("+ADw-!----+AD4-", "");
+    for forged in [smuggled, plain_utf7] {
+        match rejected(w.post(&b64(forged.as_bytes()), Some(&login.relay_state)).await) {
+            Rejection::Charset(reason) => assert!(reason.contains("UTF-7"), "{reason}"),
+            other => panic!("refused for another reason: {other}"),
+        }
+    }
+    // UTF-16 with its byte-order mark: refused the same way.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(signed.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    assert!(matches!(
+        rejected(w.post(&b64(&utf16), Some(&login.relay_state)).await),
+        Rejection::Charset(_)
+    ));
+    // The untouched answer is still accepted: nothing was consumed by the refusals.
+    w.post(&b64(signed.as_bytes()), Some(&login.relay_state))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_comment_inside_a_value_never_shortens_it_and_foreign_scopes_never_become_subjects() {
     let w = world();
     let id = w

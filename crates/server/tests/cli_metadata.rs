@@ -196,3 +196,86 @@ fn search_offers_what_discovery_would() {
         );
     }
 }
+
+/// A feed signed here (ECDSA P-256), and its certificate in PEM.
+fn signed_small() -> (String, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["fed.example".to_owned()]).unwrap();
+    let xml = SMALL.replacen(
+        "validUntil=",
+        r#"ID="_small" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" validUntil="#,
+        1,
+    );
+    let signed = passerelle_saml_sp::metadata::writer::sign_aggregate(
+        &xml,
+        &certified.signing_key.serialize_der(),
+        certified.cert.der(),
+        passerelle_saml_sp::metadata::writer::SignatureAlgorithm::EcdsaSha256,
+    )
+    .unwrap();
+    (signed, certified.cert.pem())
+}
+
+#[test]
+fn verify_list_and_search_refuse_a_signed_feed_redeclared_utf7_with_a_smuggled_idp() {
+    use passerelle_testkit::utf7::{Place, smuggle};
+    let dir = std::env::temp_dir().join(format!("passerelle-cli-utf7-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (small, small_cert) = signed_small();
+    let small_cert_file = dir.join("small.pem");
+    std::fs::write(&small_cert_file, small_cert).unwrap();
+    let mut sources = vec![(
+        small,
+        small_cert_file.display().to_string(),
+        "2029-12-15T00:00:00Z",
+    )];
+    if let Some((xml, cert)) = renater() {
+        sources.push((
+            std::fs::read_to_string(xml).unwrap(),
+            cert,
+            "2023-06-16T12:00:00Z",
+        ));
+    }
+    let fake = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:mdui="urn:oasis:names:tc:SAML:metadata:ui" xmlns:shibmd="urn:mace:shibboleth:metadata:1.0" entityID="https://idp.fake-lille.example/idp"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:Extensions><shibmd:Scope regexp="false">univ-lille.fr</shibmd:Scope><mdui:UIInfo><mdui:DisplayName xml:lang="fr">Universite de Lille</mdui:DisplayName></mdui:UIInfo></md:Extensions><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://evil.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#;
+    for (n, (xml, cert, now)) in sources.iter().enumerate() {
+        // The untouched feed verifies (so a refusal below is the smuggle's doing).
+        let genuine = dir.join(format!("genuine-{n}.xml"));
+        std::fs::write(&genuine, xml).unwrap();
+        let ok = passerelle(&[
+            "metadata",
+            "verify",
+            genuine.to_str().unwrap(),
+            "--cert",
+            cert,
+            "--now",
+            now,
+        ]);
+        assert!(ok.status.success(), "{}", text(&ok.stderr));
+        for place in [Place::InsideRoot, Place::AfterRoot, Place::BeforeRoot] {
+            let forged = smuggle(xml, fake, place, "</md:EntitiesDescriptor>").unwrap();
+            let file = dir.join(format!("forged-{n}-{place:?}.xml"));
+            std::fs::write(&file, forged).unwrap();
+            let file = file.to_str().unwrap();
+            let verify = passerelle(&["metadata", "verify", file, "--cert", cert, "--now", now]);
+            let list = passerelle(&["metadata", "list", file, "--now", now]);
+            let search = passerelle(&[
+                "metadata",
+                "search",
+                file,
+                "--email",
+                "carol@univ-lille.fr",
+                "--now",
+                now,
+            ]);
+            for (verb, out) in [("verify", verify), ("list", list), ("search", search)] {
+                assert!(!out.status.success(), "{verb} {place:?}: accepted");
+                let err = text(&out.stderr);
+                assert!(
+                    err.contains("encoding") && err.contains("UTF-7"),
+                    "{verb} {place:?}: {err}"
+                );
+                assert!(!text(&out.stdout).contains("fake-lille"), "{verb} {place:?}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

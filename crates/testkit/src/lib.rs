@@ -9,6 +9,7 @@
 //! - [`npm::install`] installs pinned npm packages (openid-client, axe-core) once.
 //! - [`smtp::SmtpSink`] is a small SMTP server (plain, STARTTLS or implicit TLS, optional
 //!   AUTH PLAIN/LOGIN) that records every message a real client delivers to it.
+//! - [`utf7::smuggle`] builds the encoding-declaration attack on a signed document.
 //!
 //! Everything started here is stopped when its handle is dropped. This crate is for tests
 //! and benchmarks only; no production crate depends on it.
@@ -17,6 +18,7 @@ pub mod npm;
 pub mod python;
 pub mod redis;
 pub mod smtp;
+pub mod utf7;
 
 /// A free TCP port on 127.0.0.1 (the OS picks it; the listener is closed at once).
 ///

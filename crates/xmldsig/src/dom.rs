@@ -29,27 +29,34 @@ impl Drop for Doc {
 }
 
 impl Doc {
-    /// Parses without network access, entity substitution or DTD loading, quietly (errors
-    /// are reported as [`Error::NotXml`]); refuses a document that declares a DTD.
-    pub(crate) fn parse(xml: &[u8]) -> Result<Self, Error> {
+    /// Parses text already checked by [`crate::utf8_document`] as UTF-8, whatever the
+    /// document declares (the same decoding every other reader of it uses), without network
+    /// access, entity substitution or DTD loading, quietly (errors are reported as
+    /// [`Error::NotXml`]); refuses a document that declares a DTD or holds anything but
+    /// comments outside its root element. Size limits are the callers' (a feed's cap is
+    /// checked before its bytes are read): libxml2's own 10 MB text-node limit would
+    /// refuse real feeds with long comments, so `XML_PARSE_HUGE` lifts it.
+    pub(crate) fn parse(xml: &str) -> Result<Self, Error> {
         let len = i32::try_from(xml.len()).map_err(|_| Error::NotXml)?;
         let options = ffi::xmlParserOption_XML_PARSE_NONET
             | ffi::xmlParserOption_XML_PARSE_NOERROR
             | ffi::xmlParserOption_XML_PARSE_NOWARNING
-            | ffi::xmlParserOption_XML_PARSE_COMPACT;
+            | ffi::xmlParserOption_XML_PARSE_COMPACT
+            | ffi::xmlParserOption_XML_PARSE_IGNORE_ENC
+            | ffi::xmlParserOption_XML_PARSE_HUGE;
         let options = i32::try_from(options).map_err(|_| Error::NotXml)?;
         // Encoding and I/O errors bypass NOERROR and go to stderr unless a structured
         // handler is set (a per-thread setting in libxml2): hostile input makes no noise.
         // SAFETY: `quiet` is a valid handler for the program's lifetime; no context used.
         unsafe { ffi::xmlSetStructuredErrorFunc(std::ptr::null_mut(), Some(quiet)) };
         // SAFETY: `xml` is valid for `len` bytes during the call; libxml2 copies what it
-        // keeps. No URL, no encoding override.
+        // keeps. No URL; the encoding is forced to UTF-8 (a NUL-terminated literal).
         let doc = unsafe {
             ffi::xmlReadMemory(
                 xml.as_ptr().cast(),
                 len,
                 std::ptr::null(),
-                std::ptr::null(),
+                c"UTF-8".as_ptr(),
                 options,
             )
         };
@@ -58,6 +65,19 @@ impl Doc {
         let raw = unsafe { doc.0.as_ref() };
         if !raw.intSubset.is_null() || !raw.extSubset.is_null() {
             return Err(Error::Doctype);
+        }
+        // libxml2 already refuses text and a second element outside the root; processing
+        // instructions it keeps: none is signed or read, so none is accepted.
+        let top = std::iter::successors(Node::new(raw.children), |n| n.next_sibling());
+        for node in top {
+            let kind = node.raw().type_;
+            if kind != ffi::xmlElementType_XML_ELEMENT_NODE
+                && kind != ffi::xmlElementType_XML_COMMENT_NODE
+            {
+                return Err(Error::OutsideRoot(
+                    "a processing instruction or other node".into(),
+                ));
+            }
         }
         Ok(doc)
     }

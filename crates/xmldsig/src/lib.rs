@@ -18,12 +18,14 @@
 mod dom;
 mod ffi;
 mod policy;
+mod prolog;
 
 use std::ffi::CStr;
 use std::ptr::NonNull;
 use std::sync::{Mutex, OnceLock};
 
 use dom::Doc;
+pub use prolog::utf8_document;
 
 /// Why a document did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +42,12 @@ pub enum Error {
     /// The document carries a DTD.
     #[error("the document carries a DOCTYPE")]
     Doctype,
+    /// The bytes are not UTF-8 XML that says so (see [`utf8_document`]).
+    #[error("encoding: {0}")]
+    Encoding(String),
+    /// Something other than comments and white space outside the root element.
+    #[error("outside the root element: {0}")]
+    OutsideRoot(String),
     /// An `ID` attribute is not an NCName, or two elements share one.
     #[error("ID attributes: {0}")]
     Ids(String),
@@ -177,6 +185,7 @@ fn init() -> Result<(), Error> {
 /// # Errors
 /// Every variant of [`Error`] but `Ids`.
 pub fn verify_root(xml: &[u8], keys: &[&Key]) -> Result<(), Error> {
+    let xml = utf8_document(xml)?;
     init()?;
     let _errors = ffi::ErrorCapture::start();
     let doc = Doc::parse(xml)?;
@@ -219,6 +228,7 @@ pub fn verify_root(xml: &[u8], keys: &[&Key]) -> Result<(), Error> {
 /// # Errors
 /// Every variant of [`Error`] but `Placement`.
 pub fn verify_all(xml: &[u8], keys: &[&Key]) -> Result<Vec<Signed>, Error> {
+    let xml = utf8_document(xml)?;
     init()?;
     let _errors = ffi::ErrorCapture::start();
     let doc = Doc::parse(xml)?;

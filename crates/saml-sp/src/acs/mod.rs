@@ -2,7 +2,8 @@
 //!
 //! [`consume`] takes the posted `SAMLResponse` and answers an [`Identity`] or a distinct
 //! [`Rejection`]. The order of the checks is the security argument:
-//! 1. size, base64, UTF-8, no DOCTYPE — before any XML library runs;
+//! 1. size, base64, UTF-8 (and nothing declaring another encoding), no DOCTYPE — before
+//!    any XML library runs; every parser then decodes the same bytes the same way;
 //! 2. the raw envelope is *peeked* only to route: which IdP (its Issuer), and a non-success
 //!    status, which grants nothing and becomes a page ("the university refused");
 //! 3. the signature is verified with that IdP's metadata signing keys only (never KeyInfo),
@@ -69,6 +70,9 @@ pub enum Rejection {
     /// Not base64 or not UTF-8.
     #[error("response is not base64-encoded UTF-8 XML")]
     Encoding,
+    /// Declares (or marks) another encoding than UTF-8, or holds a NUL byte.
+    #[error("response encoding refused: {0}")]
+    Charset(String),
     /// Carries a DOCTYPE.
     #[error("response carries a DOCTYPE")]
     Doctype,
@@ -201,7 +205,13 @@ async fn check(
     let bytes = B64
         .decode(compact.as_bytes())
         .map_err(|_| reject(Rejection::Encoding))?;
-    let xml = String::from_utf8(bytes).map_err(|_| reject(Rejection::Encoding))?;
+    // One decoding for every parser that reads it: UTF-8, whatever it declares otherwise
+    // is refused here (a UTF-7 declaration would make the verifier and the reader see
+    // two documents).
+    let xml = passerelle_xmldsig::utf8_document(&bytes).map_err(|e| match e {
+        passerelle_xmldsig::Error::Encoding(reason) => reject(Rejection::Charset(reason)),
+        _ => reject(Rejection::Encoding),
+    })?;
     if xml.contains("<!DOCTYPE") {
         return Err(reject(Rejection::Doctype));
     }

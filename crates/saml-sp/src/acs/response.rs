@@ -10,7 +10,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 
 use crate::error::Error;
-use crate::xml::{attr, resolve_ref};
+use crate::xml::{Outline, attr, resolve_ref};
 
 const NS_P: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const NS_A: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -331,15 +331,18 @@ fn read(xml: &str) -> Result<Reader, Error> {
     if xml.contains("<!DOCTYPE") {
         return Err(Error::Doctype);
     }
+    let xml = passerelle_xmldsig::utf8_document(xml.as_bytes()).map_err(Error::from_xmldsig)?;
     let mut reader = NsReader::from_str(xml);
     reader.config_mut().expand_empty_elements = true;
     let mut r = Reader::default();
+    let mut outline = Outline::default();
     loop {
         let position = reader.buffer_position();
         let xml_error = |reason: String| Error::Xml { position, reason };
         let (ns, event) = reader
             .read_resolved_event()
             .map_err(|e| xml_error(e.to_string()))?;
+        outline.see(&event, r.stack.len()).map_err(xml_error)?;
         match event {
             Event::DocType(_) => return Err(Error::Doctype),
             Event::Start(e) => {
@@ -379,6 +382,12 @@ fn read(xml: &str) -> Result<Reader, Error> {
             Event::Eof => break,
             _ => {}
         }
+    }
+    if !outline.complete() {
+        return Err(Error::Xml {
+            position: reader.buffer_position(),
+            reason: "no complete root element".into(),
+        });
     }
     Ok(r)
 }

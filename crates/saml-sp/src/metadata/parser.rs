@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{Aggregate, Endpoint, IdpRecord, Localized, Logo, Skipped, duration};
 use crate::error::Error;
 use crate::types::{EntityId, Scope, primary_language};
-use crate::xml::{attr, resolve_ref};
+use crate::xml::{Outline, attr, resolve_ref};
 
 const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const NS_DS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -415,8 +415,9 @@ impl Parser {
 /// Parses a metadata document (an aggregate or a single entity).
 ///
 /// # Errors
-/// [`Error::TooLarge`], [`Error::Doctype`], [`Error::Xml`] for a document that is not
-/// well-formed, [`Error::NotMetadata`], [`Error::Validity`] for an unreadable
+/// [`Error::TooLarge`], [`Error::Doctype`], [`Error::Encoding`] for bytes that are not
+/// UTF-8 XML saying so, [`Error::Xml`] for a document that is not well-formed or has
+/// anything but comments and white space outside its one root, [`Error::NotMetadata`], [`Error::Validity`] for an unreadable
 /// `validUntil`. Malformed entities are not errors: see [`Aggregate::skipped`].
 pub fn parse(xml: &str, options: ParseOptions) -> Result<Aggregate, Error> {
     if xml.len() > options.max_bytes {
@@ -425,6 +426,8 @@ pub fn parse(xml: &str, options: ParseOptions) -> Result<Aggregate, Error> {
             limit: options.max_bytes,
         });
     }
+    let xml = passerelle_xmldsig::utf8_document(xml.as_bytes()).map_err(Error::from_xmldsig)?;
+    let mut outline = Outline::default();
     let mut reader = NsReader::from_str(xml);
     reader.config_mut().expand_empty_elements = true;
     let mut p = Parser {
@@ -441,6 +444,7 @@ pub fn parse(xml: &str, options: ParseOptions) -> Result<Aggregate, Error> {
         let (ns, event) = reader
             .read_resolved_event()
             .map_err(|e| xml_error(e.to_string()))?;
+        outline.see(&event, p.stack.len()).map_err(xml_error)?;
         match event {
             Event::DocType(_) => return Err(Error::Doctype),
             Event::Start(e) => {
@@ -470,6 +474,12 @@ pub fn parse(xml: &str, options: ParseOptions) -> Result<Aggregate, Error> {
     }
     if !seen_root {
         return Err(Error::NotMetadata("empty document".into()));
+    }
+    if !outline.complete() {
+        return Err(Error::Xml {
+            position: reader.buffer_position(),
+            reason: "the root element is not closed".into(),
+        });
     }
     Ok(p.out)
 }

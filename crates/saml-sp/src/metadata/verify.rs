@@ -1,18 +1,22 @@
 //! Signed metadata: the only way an aggregate gets into Passerelle.
 //!
-//! [`load`] refuses DOCTYPEs and oversized documents before any XML library sees them,
-//! then checks the signature with the *pinned* federation certificates only (never a key
-//! carried by the document), RSA or ECDSA with SHA-256 or stronger, under the SAML
-//! metadata profile: one `ds:Signature` child of the root whose single reference is the
-//! root itself with the enveloped-signature transform (`passerelle_xmldsig::verify_root`).
-//! Then the whole document but that signature is what was signed, so the streaming parser
-//! reads the document as received — comments and text outside the root, the only parts
-//! a signature leaves open, never reach a record (`parser.rs` joins text across comments
-//! and normalises line ends as the signer's parser did). For feeds up to 16 MiB the verification
-//! (libxml2 DOM + canonicalization, on the calling thread, whose allocator arena is warm)
-//! and the parse (on a scoped second thread) run at once; larger feeds are parsed after
-//! the DOM is freed, to bound peak memory. Nothing parsed is returned unless the
-//! signature verified. Last, the validity window is checked as of the given
+//! [`load`] refuses DOCTYPEs, oversized documents and any encoding but UTF-8 (declared or
+//! by byte-order mark) before any XML library sees them, so the verifier and the parser
+//! decode the same bytes the same way. It then checks the signature with the *pinned*
+//! federation certificates only (never a key carried by the document), RSA or ECDSA with
+//! SHA-256 or stronger, under the SAML metadata profile: one `ds:Signature` child of the
+//! root whose single reference is the root itself with the enveloped-signature transform
+//! (`passerelle_xmldsig::verify_root`). Then the whole root element but that signature is
+//! what was signed, and both parsers refuse anything but comments and white space
+//! outside it (no second root, no text, no processing instruction): so the streaming
+//! parser reads the document as received, and comments — the only part a signature
+//! leaves open — never reach a record (`parser.rs` joins text across comments and
+//! normalises line ends as the signer's parser did). `validUntil`, `cacheDuration` and
+//! the entities are read from that signed root only. For feeds up to 16 MiB the
+//! verification (libxml2 DOM + canonicalization, on the calling thread, whose allocator
+//! arena is warm) and the parse (on a scoped second thread) run at once; larger feeds
+//! are parsed after the DOM is freed, to bound peak memory. Nothing parsed is returned
+//! unless the signature verified. Last, the validity window is checked as of the given
 //! instant.
 
 use std::sync::Arc;
@@ -110,6 +114,8 @@ pub fn load(
             limit: options.max_bytes,
         });
     }
+    // One view of the bytes for the verifier and the parser (see `utf8_document`).
+    let xml = passerelle_xmldsig::utf8_document(xml.as_bytes()).map_err(Error::from_xmldsig)?;
     if xml.contains("<!DOCTYPE") {
         return Err(Error::Doctype);
     }
@@ -127,13 +133,30 @@ pub fn load(
     } else {
         (verify(), None)
     };
-    verified.map_err(|e| match e {
-        passerelle_xmldsig::Error::Doctype => Error::Doctype,
-        passerelle_xmldsig::Error::Placement(_) | passerelle_xmldsig::Error::Reference(_) => {
-            Error::NotSignedAtRoot
-        }
-        other => Error::Signature(other.to_string()),
-    })?;
+    if let Err(e) = verified {
+        // A document libxml2 could not read: the streaming parser says where and why.
+        let parsed = parsed.unwrap_or_else(|| parse(xml, options));
+        return Err(match (e, parsed) {
+            (passerelle_xmldsig::Error::NotXml, Err(parse_error @ Error::Xml { .. })) => {
+                parse_error
+            }
+            (passerelle_xmldsig::Error::NotXml, _) => Error::Xml {
+                position: 0,
+                reason: "libxml2 could not read it".into(),
+            },
+            (passerelle_xmldsig::Error::Doctype, _) => Error::Doctype,
+            (passerelle_xmldsig::Error::Encoding(reason), _) => Error::Encoding(reason),
+            (passerelle_xmldsig::Error::OutsideRoot(reason), _) => Error::Xml {
+                position: 0,
+                reason: format!("outside the root element: {reason}"),
+            },
+            (
+                passerelle_xmldsig::Error::Placement(_) | passerelle_xmldsig::Error::Reference(_),
+                _,
+            ) => Error::NotSignedAtRoot,
+            (other, _) => Error::Signature(other.to_string()),
+        });
+    }
     // Large feeds: parsed only once the verifier's DOM is gone (peak memory).
     let aggregate = parsed.unwrap_or_else(|| parse(xml, options))?;
     aggregate.check_validity(now, max_validity)?;
