@@ -159,7 +159,11 @@ impl Provider {
                 state.as_deref(),
             )))
         };
-        if q.contains_key("request") || q.contains_key("request_uri") {
+        // OIDC Core §6: each way of passing a request object has its own error code.
+        if q.contains_key("request_uri") {
+            return fail("request_uri_not_supported", "request_uri is not supported");
+        }
+        if q.contains_key("request") {
             return fail("request_not_supported", "request objects are not supported");
         }
         match q.get("response_type") {

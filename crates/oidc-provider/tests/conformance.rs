@@ -398,3 +398,33 @@ async fn introspection_reports_live_and_revoked_tokens_to_their_client_only() {
     let (_, r) = post_form(&url, Some(("cockpit", SECRET)), &[("token", at)]).await;
     assert_eq!(r["active"].as_bool(), Some(false));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_uri_is_answered_request_uri_not_supported_and_request_request_not_supported() {
+    let h = start().await;
+    // OIDC Core §6.3 / §6.2: each parameter has its own error code.
+    for (param, value, error) in [
+        (
+            "request_uri",
+            "https://app.example/request.jwt",
+            "request_uri_not_supported",
+        ),
+        (
+            "request",
+            "eyJhbGciOiJub25lIn0.e30.",
+            "request_not_supported",
+        ),
+    ] {
+        let mut p = base("cockpit");
+        p.push((param, value));
+        let loc = authorize_location(&authorize_url(&h, &p)).await;
+        assert!(loc.starts_with(CB), "{loc}");
+        assert_eq!(
+            query_param(&loc, "error").as_deref(),
+            Some(error),
+            "{param}"
+        );
+        assert_eq!(query_param(&loc, "state").as_deref(), Some("st&=ü é"));
+        assert!(query_param(&loc, "code").is_none());
+    }
+}
