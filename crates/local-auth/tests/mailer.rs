@@ -280,3 +280,60 @@ fn a_bad_from_address_is_a_configuration_error() {
     .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }
+
+fn header_of(data: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(data);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+    head.lines()
+        .find(|l| {
+            l.split_once(':')
+                .is_some_and(|(k, _)| k.eq_ignore_ascii_case(name))
+        })
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_has_a_message_id_and_a_date() {
+    let sink = SmtpSink::start(SinkTls::StartTls, None).await.unwrap();
+    let mailer = smtp_mailer(&sink, SmtpSecurity::Starttls, None);
+    let link = Mail::PasswordReset {
+        url: "https://login.example.fr/link/tok".into(),
+        valid_for: Duration::from_secs(3600),
+    };
+    for mail in [code_mail(), link.clone(), code_mail()] {
+        mailer
+            .send(&email("a@etu.unilim.fr"), Lang::Fr, &mail)
+            .await
+            .unwrap();
+    }
+    let got = sink.wait_for(3, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 3);
+    let mut ids = std::collections::HashSet::new();
+    for m in &got {
+        let parsed = MessageParser::default().parse(&m.data).unwrap();
+        assert!(parsed.date().is_some(), "no Date header");
+        let id = header_of(&m.data, "Message-ID").expect("a Message-ID header");
+        assert!(
+            id.starts_with('<') && id.ends_with("@uness.fr>"),
+            "a Message-ID in the sender's domain: {id}"
+        );
+        assert_eq!(parsed.message_id(), Some(&id[1..id.len() - 1]));
+        assert!(ids.insert(id), "Message-IDs are unique");
+    }
+    // The outbox (demo, tests) writes the same headers.
+    let f = fixture();
+    let e = active_account(&f, "ids@etu.unilim.fr").await;
+    f.auth
+        .send_code(&e, CodePurpose::Login, Lang::En, "ip")
+        .await
+        .unwrap();
+    let file = std::fs::read_dir(&f.outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "eml"))
+        .unwrap();
+    let raw = std::fs::read(file).unwrap();
+    assert!(header_of(&raw, "Message-ID").is_some_and(|id| id.ends_with("@uness.fr>")));
+    assert!(header_of(&raw, "Date").is_some());
+}

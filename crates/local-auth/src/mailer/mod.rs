@@ -4,6 +4,8 @@
 //! extra trusted root for a private relay; plain text only when explicitly configured)
 //! or a file outbox, one `.eml` per message, for the demo and tests. Templates are
 //! askama's, HTML-escaped by default; words come from the catalogue in `texts.rs`.
+//! Every message carries `Date` (lettre adds it) and a `Message-ID` of 256 random bits
+//! in the From address's domain (spam filters and mail clients expect both).
 //! The mailer never logs message bodies: they carry codes and link tokens.
 
 mod texts;
@@ -236,7 +238,7 @@ impl Mailer {
     /// Renders a message without sending it (tests, previews).
     ///
     /// # Errors
-    /// [`Error::Internal`] if a template fails to render.
+    /// [`Error::Internal`] if a template fails to render or the OS random source fails.
     pub fn render(&self, to: &Email, lang: Lang, mail: &Mail) -> Result<Message, Error> {
         let t = texts(lang, mail, &self.support_url);
         let html = HtmlBody { t: &t }
@@ -249,7 +251,11 @@ impl Mailer {
             .as_str()
             .parse()
             .map_err(|e| Error::Mail(format!("recipient: {e}")))?;
+        // Random bits in the sender's domain: unique without naming the host.
+        let id = crate::secret::random_token()?;
+        let domain = self.from.email.domain();
         Message::builder()
+            .message_id(Some(format!("<{id}@{domain}>")))
             .from(self.from.clone())
             .to(to)
             .subject(t.subject.clone())
