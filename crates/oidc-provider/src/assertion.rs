@@ -5,8 +5,9 @@
 //!
 //! Only RS256, ES256 and EdDSA are accepted (no `none`, no HMAC: a public key is never a
 //! shared secret); signatures are checked by openidconnect's JWK code; `iss` and `sub` must
-//! be the client, `aud` this issuer or its token endpoint, `exp` near, and each `jti` is
-//! accepted once (set-if-absent in the store until the assertion expires).
+//! be the client, `aud` this issuer or its token endpoint as the only audience (a string,
+//! or an array of that one value: draft-ietf-oauth-rfc7523bis), `exp` near, and each `jti`
+//! is accepted once (set-if-absent in the store until the assertion expires).
 
 use std::time::Duration;
 
@@ -173,13 +174,17 @@ impl Provider {
             return Ok(false);
         };
         let now = unix_now();
+        // We must be the sole audience (draft-ietf-oauth-rfc7523bis): an assertion also
+        // addressed to another party could be replayed to us by that party.
         let token_endpoint = format!("{}/token", self.settings.issuer);
-        let aud_ok = match &claims.aud {
-            Aud::One(a) => *a == self.settings.issuer || *a == token_endpoint,
-            Aud::Many(v) => v
-                .iter()
-                .any(|a| *a == self.settings.issuer || *a == token_endpoint),
+        let sole = match &claims.aud {
+            Aud::One(a) => Some(a),
+            Aud::Many(v) => match v.as_slice() {
+                [a] => Some(a),
+                _ => None,
+            },
         };
+        let aud_ok = sole.is_some_and(|a| *a == self.settings.issuer || *a == token_endpoint);
         if claims.iss != client.id.as_str()
             || claims.sub != client.id.as_str()
             || !aud_ok

@@ -218,3 +218,55 @@ fn a_jwks_uri_must_be_https_or_loopback_and_not_beside_inline_keys() {
         .to_string();
     assert!(e.contains("not both"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assertion_naming_another_audience_beside_the_issuer_is_refused() {
+    let (key, _) = SigningKey::generate(SigningAlg::EdDsa).unwrap();
+    let mut jwt_app = client("jwt-app", "EdDSA");
+    jwt_app.secret_hash = None;
+    jwt_app.token_endpoint_auth_method = Some(AuthMethod::PrivateKeyJwt);
+    jwt_app.jwks = Some(
+        serde_json::to_string(&CoreJsonWebKeySet::new(vec![key.public_jwk().clone()])).unwrap(),
+    );
+    let mut cs = clients();
+    cs.push(jwt_app);
+    let h = start_full(|_| {}, cs).await;
+    let now = unix_now();
+    let token_url = format!("{}/token", h.issuer);
+    let assertion = |aud: serde_json::Value, jti: &str| {
+        jwt::sign(
+            &key,
+            "JWT",
+            &json!({ "iss": "jwt-app", "sub": "jwt-app", "aud": aud, "exp": now + 60, "iat": now, "jti": jti }),
+        )
+        .unwrap()
+    };
+    let c = pkce_code(&h, "jwt-app").await;
+    // draft-ietf-oauth-rfc7523bis: the authorization server is the sole audience; an
+    // assertion also addressed to someone else could be replayed by that party to us.
+    for (name, aud) in [
+        ("issuer + evil", json!([h.issuer, "https://evil.example"])),
+        (
+            "evil + token endpoint",
+            json!(["https://evil.example", token_url]),
+        ),
+        (
+            "issuer twice + evil",
+            json!([h.issuer, h.issuer, "https://evil.example"]),
+        ),
+        ("issuer + token endpoint", json!([h.issuer, token_url])),
+        ("empty", json!([])),
+    ] {
+        assert_eq!(redeem(&h, &c, &assertion(aud, name)).await, 401, "{name}");
+    }
+    // The issuer (or the token endpoint) alone is fine, as a string or a one-element array.
+    assert_eq!(
+        redeem(&h, &c, &assertion(json!([h.issuer]), "ok")).await,
+        200
+    );
+    let c = pkce_code(&h, "jwt-app").await;
+    assert_eq!(
+        redeem(&h, &c, &assertion(json!(token_url), "ok2")).await,
+        200
+    );
+}
