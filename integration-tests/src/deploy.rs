@@ -39,9 +39,44 @@ pub struct Deployment {
     pub config: PathBuf,
     /// pysaml2's key and certificate (PEM files).
     pub pysaml2_keys: (PathBuf, PathBuf),
+    /// The feed file the instances read, and what signs it.
+    pub feed: Feed,
     ports: Vec<u16>,
     _dir: TempDir,
     _idp: tokio::task::JoinHandle<()>,
+}
+
+/// The deployment's federation feed: its file, the federation key, the records it lists.
+pub struct Feed {
+    /// The file `[[saml.federations]]` names.
+    pub path: PathBuf,
+    key: IdpKeys,
+    records: Vec<passerelle_saml_sp::metadata::IdpRecord>,
+}
+
+impl Feed {
+    /// The feed, signed by the federation key, valid until `valid_until`.
+    ///
+    /// # Panics
+    /// When writing or signing fails (test set-up).
+    #[must_use]
+    pub fn signed(&self, valid_until: time::OffsetDateTime) -> String {
+        let xml = write_aggregate(
+            "it",
+            "it-feed",
+            valid_until,
+            std::time::Duration::from_secs(3600),
+            &self.records,
+        )
+        .unwrap();
+        sign_aggregate(
+            &xml,
+            self.key.key_der(),
+            self.key.cert_der(),
+            SignatureAlgorithm::RsaSha256,
+        )
+        .unwrap()
+    }
 }
 
 /// pysaml2's IdP entityID (fixed in `crates/saml-sp/tests/pysaml2/idp.py`).
@@ -122,22 +157,12 @@ impl Deployment {
                 .unwrap()
                 .idps,
         );
-        let until = time::OffsetDateTime::now_utc() + time::Duration::days(5);
-        let xml = write_aggregate(
-            "it",
-            "it-feed",
-            until,
-            std::time::Duration::from_secs(3600),
-            &records,
-        )
-        .unwrap();
-        let signed = sign_aggregate(
-            &xml,
-            federation.key_der(),
-            federation.cert_der(),
-            SignatureAlgorithm::RsaSha256,
-        )
-        .unwrap();
+        let feed = Feed {
+            path: dir.0.join("feed.xml"),
+            key: federation,
+            records,
+        };
+        let signed = feed.signed(time::OffsetDateTime::now_utc() + time::Duration::days(5));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", idp_port))
             .await
             .unwrap();
@@ -150,7 +175,7 @@ impl Deployment {
         write("feed.xml", &signed);
         write("pysaml2.key", &pysaml2.key_pem());
         write("pysaml2.crt", &pysaml2.cert_pem());
-        write("federation.pem", &federation.cert_pem());
+        write("federation.pem", &feed.key.cert_pem());
         write("sp-signing.key", &sp_signing.key_pem());
         write("sp-signing.crt", &sp_signing.cert_pem());
         write("sp-encryption.key", &sp_encryption.key_pem());
@@ -239,6 +264,7 @@ id_token_signed_response_alg = "ES256"
             redirect_uri,
             config: p("passerelle.toml"),
             pysaml2_keys: (p("pysaml2.key"), p("pysaml2.crt")),
+            feed,
             ports,
             _dir: dir,
             _idp: idp,

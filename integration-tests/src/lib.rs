@@ -110,6 +110,12 @@ pub struct Passerelle {
 }
 
 impl Passerelle {
+    /// The process id (to send it signals).
+    #[must_use]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Starts `passerelle ARGS…` with `env`, waits until `/healthz` answers.
     ///
     /// # Panics

@@ -428,3 +428,42 @@ async fn request_uri_is_answered_request_uri_not_supported_and_request_request_n
         assert!(query_param(&loc, "code").is_none());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_secret_shorter_than_32_characters_is_invalid_client_at_token_introspect_and_revoke()
+ {
+    // A digest cannot tell how long its secret was: a short one registered by hand is
+    // refused when presented, at every endpoint that authenticates clients.
+    const SHORT: &str = "only-31-characters-long-secret!";
+    assert_eq!(SHORT.chars().count(), 31);
+    let mut short = client("short-app", "RS256");
+    short.secret_hash = Some(passerelle_oidc_provider::hash_secret(SHORT));
+    let mut cs = clients();
+    cs.push(short);
+    let h = start_full(|_| {}, cs).await;
+    let c = code(&h, "short-app").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", c.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", VERIFIER),
+    ];
+    let (s, r) = post_form(&format!("{}/token", h.issuer), Some(("short-app", SHORT)), &form).await;
+    assert_eq!((s, r["error"].as_str()), (401, Some("invalid_client")), "{r}");
+    for endpoint in ["introspect", "revoke"] {
+        let (s, r) = post_form(
+            &format!("{}/{endpoint}", h.issuer),
+            Some(("short-app", SHORT)),
+            &[("token", "whatever")],
+        )
+        .await;
+        assert_eq!((s, r["error"].as_str()), (401, Some("invalid_client")), "{endpoint}: {r}");
+    }
+    // An empty secret, in the header or the body, is invalid_client too.
+    let (s, r) = post_form(&format!("{}/token", h.issuer), Some(("cockpit", "")), &form).await;
+    assert_eq!((s, r["error"].as_str()), (401, Some("invalid_client")), "{r}");
+    let mut post = form.to_vec();
+    post.extend([("client_id", "post-app"), ("client_secret", "")]);
+    let (s, r) = post_form(&format!("{}/token", h.issuer), None, &post).await;
+    assert_eq!((s, r["error"].as_str()), (401, Some("invalid_client")), "{r}");
+}

@@ -57,6 +57,15 @@ pub enum Error {
     /// algorithm, or does not match the content.
     #[error("metadata signature rejected: {0}")]
     Signature(String),
+    /// A correctly signed copy of a feed published before the one already accepted (a
+    /// replay that would bring back replaced keys or removed IdPs).
+    #[error("metadata published at {offered} is older than the copy already accepted (published at {held}): refused")]
+    Rollback {
+        /// The refused copy's publication instant (RFC 3339).
+        offered: String,
+        /// The accepted copy's (RFC 3339).
+        held: String,
+    },
     /// The signature is valid but does not cover the document's root element.
     #[error("metadata signature does not cover the document root")]
     NotSignedAtRoot,

@@ -3,7 +3,11 @@
 //! each refresh.
 //!
 //! Rules: a feed is accepted only through [`crate::metadata::load`] (pinned keys, root
-//! signed, validity window). A feed whose refresh fails keeps serving its last good data
+//! signed, validity window), and never when it was published before the copy already
+//! accepted (its `creationInstant`, else its `validUntil`: a replayed older feed would
+//! bring back replaced keys and removed IdPs); that mark is kept per feed in
+//! `cache_dir/NAME.published`, so it survives restarts. A file is refused by its size
+//! before it is read. A feed whose refresh fails keeps serving its last good data
 //! until that data's `validUntil`, then is dropped with an error. Each good feed is kept
 //! on disk (`cache_dir/NAME.xml`, the signed bytes) and re-verified at start-up, so a
 //! restart does not depend on the feed's server. Feeds are merged in configuration order:
@@ -52,6 +56,9 @@ pub struct Source {
     pub pinned: PinnedCerts,
     /// The longest validity window accepted.
     pub max_validity: Duration,
+    /// The largest feed accepted, in bytes: checked before a file is read (its size) or
+    /// while a body is received, never after the whole of it is in memory.
+    pub max_bytes: usize,
 }
 
 /// How one feed stands after the last refresh.
@@ -70,6 +77,83 @@ pub struct SourceStatus {
     /// When the feed's source last confirmed the data served (new content, or a 304):
     /// the data's age for monitoring. `None` until a refresh succeeds.
     pub checked_at: Option<OffsetDateTime>,
+    /// The newest publication instant accepted for this feed (kept across restarts in
+    /// `cache_dir/NAME.published`): a copy published before it is refused.
+    pub newest_published: Option<OffsetDateTime>,
+    /// Why the last refresh was refused, if it was.
+    pub last_failure: Option<FeedFailure>,
+    /// Refusals since start, per reason (for the metrics).
+    pub failures: Vec<(FeedFailure, u64)>,
+}
+
+/// Why a feed's refresh was refused: the closed set logs and metrics name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FeedFailure {
+    /// The file or URL could not be read (or the transfer failed).
+    Unreadable,
+    /// Over the size cap.
+    TooLarge,
+    /// Not UTF-8 XML saying so (another declared encoding, a byte-order mark, NUL).
+    Encoding,
+    /// Not well-formed XML, or something outside the root element.
+    NotWellFormed,
+    /// Not SAML metadata, or carries a DOCTYPE.
+    NotMetadata,
+    /// No valid signature by a pinned key, or one that does not cover the root.
+    Signature,
+    /// Past its `validUntil`.
+    Expired,
+    /// No readable `validUntil`, or one too far ahead.
+    Validity,
+    /// Published before the data already accepted (a replayed older feed).
+    Rollback,
+    /// Anything else (an internal failure).
+    Internal,
+}
+
+impl FeedFailure {
+    /// The label used in logs and metrics.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unreadable => "unreadable",
+            Self::TooLarge => "too_large",
+            Self::Encoding => "encoding",
+            Self::NotWellFormed => "not_well_formed",
+            Self::NotMetadata => "not_metadata",
+            Self::Signature => "signature",
+            Self::Expired => "expired",
+            Self::Validity => "validity",
+            Self::Rollback => "rollback",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The reason for an error of [`crate::metadata::load`] or of reading a feed.
+    #[must_use]
+    pub fn of(error: &Error) -> Self {
+        match error {
+            Error::Input(_) => Self::Unreadable,
+            Error::TooLarge { .. } => Self::TooLarge,
+            Error::Encoding(_) => Self::Encoding,
+            Error::Xml { .. } => Self::NotWellFormed,
+            Error::Doctype | Error::NotMetadata(_) => Self::NotMetadata,
+            Error::Signature(_) | Error::NotSignedAtRoot => Self::Signature,
+            Error::Expired { .. } => Self::Expired,
+            Error::Validity(_) | Error::ValidityTooLong { .. } => Self::Validity,
+            Error::Rollback { .. } => Self::Rollback,
+            Error::Rejected(_) | Error::Store(_) | Error::Internal(_) => Self::Internal,
+        }
+    }
+}
+
+/// Per feed, what outlives the data held: the newest publication accepted, and the
+/// refusals counted.
+#[derive(Debug, Clone, Default)]
+struct Track {
+    newest: Option<OffsetDateTime>,
+    last_failure: Option<FeedFailure>,
+    failures: std::collections::BTreeMap<FeedFailure, u64>,
 }
 
 /// An entityID found in more than one feed.
@@ -140,6 +224,7 @@ pub struct Federation {
     sources: Vec<Source>,
     cache_dir: Option<PathBuf>,
     held: Mutex<Vec<Option<Held>>>,
+    tracks: Mutex<Vec<Track>>,
     current: ArcSwap<Snapshot>,
 }
 
@@ -167,10 +252,12 @@ impl Federation {
             }
         }
         let held = Mutex::new(vec![None; sources.len()]);
+        let tracks = Mutex::new(vec![Track::default(); sources.len()]);
         Ok(Self {
             sources,
             cache_dir,
             held,
+            tracks,
             current: ArcSwap::from_pointee(Snapshot::default()),
         })
     }
@@ -187,16 +274,118 @@ impl Federation {
             .map(|d| d.join(format!("{}.xml", source.name)))
     }
 
+    fn mark_path(&self, source: &Source) -> Option<PathBuf> {
+        self.cache_dir
+            .as_ref()
+            .map(|d| d.join(format!("{}.published", source.name)))
+    }
+
+    /// Refuses `aggregate` if it was published before what feed `i` already accepted.
+    fn check_not_older(&self, i: usize, aggregate: &Aggregate) -> Result<(), Error> {
+        let tracks = self.tracks.lock().unwrap_or_else(PoisonError::into_inner);
+        let newest = tracks.get(i).and_then(|t| t.newest);
+        match (aggregate.publication_instant(), newest) {
+            (Some(offered), Some(held)) if offered < held => Err(Error::Rollback {
+                offered: crate::metadata::rfc3339(offered),
+                held: crate::metadata::rfc3339(held),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records `aggregate` as accepted for feed `i`: its publication instant becomes the
+    /// feed's mark (on disk too, when there is a cache directory).
+    fn advance_mark(&self, i: usize, source: &Source, aggregate: &Aggregate) {
+        let Some(offered) = aggregate.publication_instant() else {
+            return;
+        };
+        let mut tracks = self.tracks.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(track) = tracks.get_mut(i) else {
+            return;
+        };
+        track.last_failure = None;
+        if track.newest.is_some_and(|n| n >= offered) {
+            return;
+        }
+        track.newest = Some(offered);
+        drop(tracks);
+        if let Some(path) = self.mark_path(source) {
+            write_atomically(&path, crate::metadata::rfc3339(offered).as_bytes());
+        }
+    }
+
+    /// Reads feed `i`'s mark from the cache directory (at start-up).
+    async fn read_mark(&self, i: usize, source: &Source) {
+        let Some(path) = self.mark_path(source) else {
+            return;
+        };
+        let Ok(text) = tokio::fs::read_to_string(&path).await else {
+            return;
+        };
+        match OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+        {
+            Ok(mark) => {
+                let mut tracks = self.tracks.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(track) = tracks.get_mut(i) {
+                    track.newest = track.newest.max(Some(mark));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(source = %source.name, file = %path.display(), error = %e, "unreadable metadata publication mark ignored");
+            }
+        }
+    }
+
+    /// Counts and logs a refused refresh of feed `i`; what it held is served on.
+    fn fail(&self, i: usize, source: &Source, e: &Error) {
+        let failure = FeedFailure::of(e);
+        tracing::error!(source = %source.name, reason = failure.as_str(), error = %e, "metadata refresh refused");
+        {
+            let mut tracks = self.tracks.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(track) = tracks.get_mut(i) {
+                track.last_failure = Some(failure);
+                *track.failures.entry(failure).or_default() += 1;
+            }
+        }
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = held.get_mut(i) {
+            match slot.as_mut() {
+                Some(h) => {
+                    h.stale = true;
+                    h.error = Some(e.to_string());
+                }
+                None => {
+                    *slot = Some(Held {
+                        aggregate: Arc::new(Aggregate::empty()),
+                        stale: true,
+                        error: Some(e.to_string()),
+                        validators: Validators::default(),
+                        checked_at: None,
+                    });
+                }
+            }
+        }
+    }
+
     /// Loads each feed's last good copy from the cache directory (re-verified), for a
     /// start that does not depend on the feeds' servers. Feeds without a usable copy stay
     /// empty until [`Federation::refresh`].
     pub async fn start_from_cache(&self, now: OffsetDateTime) {
         for (i, source) in self.sources.iter().enumerate() {
+            self.read_mark(i, source).await;
             let Some(path) = self.cache_path(source) else {
                 continue;
             };
-            match read_and_load(path.clone(), source.clone(), now).await {
-                Ok((aggregate, _)) => self.hold(
+            let loaded = read_and_load(path.clone(), source.clone(), now)
+                .await
+                .and_then(|(aggregate, bytes)| {
+                    self.check_not_older(i, &aggregate)?;
+                    Ok((aggregate, bytes))
+                });
+            match loaded {
+                Ok((aggregate, _)) => {
+                    self.advance_mark(i, source, &aggregate);
+                    self.hold(
                     i,
                     Held {
                         aggregate: Arc::new(aggregate),
@@ -205,7 +394,8 @@ impl Federation {
                         validators: Validators::default(),
                         checked_at: None,
                     },
-                ),
+                    );
+                }
                 Err(e) => {
                     tracing::warn!(source = %source.name, cache = %path.display(), error = %e, "cached metadata not usable")
                 }
@@ -218,10 +408,17 @@ impl Federation {
     /// is valid, and swaps in a new snapshot. Returns the per-feed status.
     pub async fn refresh(&self, now: OffsetDateTime) -> Vec<SourceStatus> {
         for (i, source) in self.sources.iter().enumerate() {
-            match self.obtain(i, source, now).await {
+            let obtained = self.obtain(i, source, now).await.and_then(|new| {
+                if let Some((aggregate, _, _)) = &new {
+                    self.check_not_older(i, aggregate)?;
+                }
+                Ok(new)
+            });
+            match obtained {
                 Ok(Some((aggregate, bytes, validators))) => {
+                    self.advance_mark(i, source, &aggregate);
                     if let Some(path) = self.cache_path(source) {
-                        write_cache(&path, &bytes);
+                        write_atomically(&path, bytes.as_bytes());
                     }
                     self.hold(
                         i,
@@ -242,28 +439,13 @@ impl Federation {
                         h.error = None;
                         h.checked_at = Some(now);
                     }
-                }
-                Err(e) => {
-                    tracing::error!(source = %source.name, error = %e, "metadata refresh failed");
-                    let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-                    if let Some(slot) = held.get_mut(i) {
-                        match slot.as_mut() {
-                            Some(h) => {
-                                h.stale = true;
-                                h.error = Some(e.to_string());
-                            }
-                            None => {
-                                *slot = Some(Held {
-                                    aggregate: Arc::new(Aggregate::empty()),
-                                    stale: true,
-                                    error: Some(e.to_string()),
-                                    validators: Validators::default(),
-                                    checked_at: None,
-                                });
-                            }
-                        }
+                    drop(held);
+                    let mut tracks = self.tracks.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(t) = tracks.get_mut(i) {
+                        t.last_failure = None;
                     }
                 }
+                Err(e) => self.fail(i, source, &e),
             }
         }
         self.publish(now)
@@ -310,14 +492,22 @@ impl Federation {
 
     /// Builds and swaps in the snapshot; drops data past its validUntil.
     fn publish(&self, now: OffsetDateTime) -> Vec<SourceStatus> {
+        let tracks = self
+            .tracks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         let mut seen: std::collections::HashMap<EntityId, String> =
             std::collections::HashMap::new();
         let mut idps = Vec::new();
         let mut duplicates = Vec::new();
         let mut statuses = Vec::new();
-        for (source, slot) in self.sources.iter().zip(held.iter_mut()) {
+        for ((source, slot), track) in self.sources.iter().zip(held.iter_mut()).zip(&tracks) {
             let mut status = SourceStatus {
+                newest_published: track.newest,
+                last_failure: track.last_failure,
+                failures: track.failures.iter().map(|(f, n)| (*f, *n)).collect(),
                 name: source.name.clone(),
                 idps: 0,
                 valid_until: None,
@@ -387,15 +577,15 @@ impl Federation {
             .min()
     }
 
-    /// Refreshes forever: every `interval` (or sooner when a feed's `cacheDuration` asks,
-    /// never below a minute) after a success, and with doubling back-off (from 30 s, capped
-    /// at `interval`) after a failure. Never blocks readers.
+    /// Refreshes forever, starting after a first wait (the caller refreshed at start-up):
+    /// every `interval` (or sooner when a feed's `cacheDuration` asks, never below a
+    /// minute) after a success, and with doubling back-off (from 30 s, capped at
+    /// `interval`) after a failure. Never blocks readers.
     pub fn spawn_refresher(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut backoff = Duration::from_secs(30);
             loop {
-                let statuses = self.refresh(OffsetDateTime::now_utc()).await;
-                let failed = statuses.iter().any(|s| s.error.is_some());
+                let failed = self.snapshot().sources.iter().any(|s| s.error.is_some());
                 let wait = if failed {
                     let w = backoff.min(interval);
                     backoff = (backoff * 2).min(interval);
@@ -408,6 +598,7 @@ impl Federation {
                         .map_or(interval, |c| c.min(interval).max(floor))
                 };
                 tokio::time::sleep(wait).await;
+                self.refresh(OffsetDateTime::now_utc()).await;
             }
         })
     }
@@ -418,10 +609,39 @@ async fn read_and_load(
     source: Source,
     now: OffsetDateTime,
 ) -> Result<(Aggregate, String), Error> {
-    let bytes = tokio::fs::read_to_string(&path)
+    let bytes = read_capped(&path, source.max_bytes).await?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::Encoding(format!(
+            "not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    load_text(text, source, now).await
+}
+
+/// The file's bytes, refused without reading them when it is over `max_bytes` (and
+/// never more than `max_bytes + 1` read, should it grow meanwhile).
+async fn read_capped(path: &std::path::Path, max_bytes: usize) -> Result<Vec<u8>, Error> {
+    use tokio::io::AsyncReadExt as _;
+    let unreadable = |e: std::io::Error| Error::Input(format!("cannot read {}: {e}", path.display()));
+    let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+    let size = file.metadata().await.map_err(unreadable)?.len();
+    let too_large = |size: u64| Error::TooLarge {
+        size: usize::try_from(size).unwrap_or(usize::MAX),
+        limit: max_bytes,
+    };
+    if size > max_bytes as u64 {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(max_bytes as u64 + 1)
+        .read_to_end(&mut bytes)
         .await
-        .map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))?;
-    load_text(bytes, source, now).await
+        .map_err(unreadable)?;
+    if bytes.len() > max_bytes {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// Verifies and parses on the blocking pool (about 1.7 s for an 80 MB feed).
@@ -436,7 +656,9 @@ async fn load_text(
             &source.pinned,
             now,
             source.max_validity,
-            ParseOptions::default(),
+            ParseOptions {
+                max_bytes: source.max_bytes,
+            },
         )?;
         Ok((aggregate, bytes))
     })
@@ -444,15 +666,15 @@ async fn load_text(
     .map_err(|e| Error::Internal(format!("metadata loading task: {e}")))?
 }
 
-/// Writes the last good copy atomically (temp file + rename); a failure is logged only.
-fn write_cache(path: &std::path::Path, bytes: &str) {
-    let tmp = path.with_extension("xml.tmp");
+/// Writes a cache file atomically (temp file + rename); a failure is logged only.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
     let result = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| std::fs::write(&tmp, bytes))
         .and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = result {
-        tracing::warn!(cache = %path.display(), error = %e, "could not keep the last good metadata copy");
+        tracing::warn!(cache = %path.display(), error = %e, "could not write a metadata cache file");
     }
 }

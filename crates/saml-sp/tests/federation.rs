@@ -14,7 +14,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use passerelle_saml_sp::federation::{Federation, Location, Source};
+use passerelle_saml_sp::federation::{FeedFailure, Federation, Location, Source};
 use passerelle_saml_sp::fetch::Fetcher;
 use passerelle_saml_sp::metadata::writer::{SignatureAlgorithm, sign_aggregate};
 use passerelle_saml_sp::metadata::{ParseOptions, PinnedCerts, parse};
@@ -65,6 +65,7 @@ fn source(name: &str, path: &Path, key: &TestKey) -> Source {
         location: Location::File(path.to_path_buf()),
         pinned: PinnedCerts::from_pem(&key.cert_pem).unwrap(),
         max_validity: Duration::from_secs(60 * 86_400),
+        max_bytes: 256 << 20,
     }
 }
 
@@ -307,6 +308,7 @@ async fn an_https_feed_is_fetched_once_then_revalidated_with_conditional_gets() 
         },
         pinned: PinnedCerts::from_pem(&key.cert_pem).unwrap(),
         max_validity: Duration::from_secs(60 * 86_400),
+        max_bytes: 256 << 20,
     };
     let fed = Federation::new(vec![src], None).unwrap();
     let statuses = fed.refresh(at("2026-11-28T00:00:00Z")).await;
@@ -345,6 +347,7 @@ async fn an_untrusted_feed_server_or_plain_http_is_refused_and_changes_nothing()
         location: Location::Url { url, fetcher },
         pinned: PinnedCerts::from_pem(&key.cert_pem).unwrap(),
         max_validity: Duration::from_secs(60 * 86_400),
+        max_bytes: 256 << 20,
     };
     let fed = Federation::new(
         vec![src(
@@ -371,4 +374,122 @@ async fn an_untrusted_feed_server_or_plain_http_is_refused_and_changes_nothing()
             .contains("must be https"),
         "{statuses:?}"
     );
+}
+
+/// Like [`feed`], with an `mdrpi:PublicationInfo/@creationInstant` on the root.
+fn feed_published(key: &TestKey, created: &str, valid_until: &str, names: &[&str]) -> String {
+    let signed_without = feed(key, valid_until, names);
+    // Re-sign with the publication info in the root's Extensions.
+    let start = signed_without.find("<ds:Signature").unwrap();
+    let end = signed_without.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+    let unsigned = format!(
+        "{}<md:Extensions><mdrpi:PublicationInfo publisher=\"https://federation.test/\" creationInstant=\"{created}\"/></md:Extensions>{}",
+        &signed_without[..start],
+        &signed_without[end..]
+    );
+    sign_aggregate(
+        &unsigned,
+        &key.key_der,
+        &key.cert_der(),
+        SignatureAlgorithm::RsaSha256,
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_signed_feed_never_replaces_a_newer_one_even_across_restarts() {
+    let dir = tempdir("rollback");
+    let key = rsa_key();
+    let path = dir.join("feed.xml");
+    let cache = dir.join("cache");
+    // Published two days apart, both correctly signed and still valid: the older one
+    // still lists an IdP the newer one removed.
+    let older = feed(&key, "2026-12-18T00:00:00Z", &["unilim", "retired"]);
+    let newer = feed(&key, "2026-12-20T00:00:00Z", &["unilim"]);
+    std::fs::write(&path, &newer).unwrap();
+    let fed = Federation::new(vec![source("renater", &path, &key)], Some(cache.clone())).unwrap();
+    let statuses = fed.refresh(at("2026-11-28T00:00:00Z")).await;
+    assert!(statuses[0].error.is_none(), "{statuses:?}");
+    assert_eq!(
+        statuses[0].newest_published,
+        Some(at("2026-12-20T00:00:00Z"))
+    );
+
+    std::fs::write(&path, &older).unwrap();
+    let statuses = fed.refresh(at("2026-11-29T00:00:00Z")).await;
+    let error = statuses[0].error.as_deref().unwrap();
+    assert!(error.contains("older"), "{error}");
+    assert_eq!(statuses[0].last_failure, Some(FeedFailure::Rollback));
+    assert_eq!(statuses[0].failures, vec![(FeedFailure::Rollback, 1)]);
+    assert!(fed.snapshot().idp("https://idp.retired.fr/idp").is_none());
+    // The last good copy on disk is still the newer feed.
+    assert_eq!(
+        std::fs::read_to_string(cache.join("renater.xml")).unwrap(),
+        newer
+    );
+
+    // A restart remembers what was accepted: the older file is refused again, and so is
+    // an older copy dropped into the cache directory.
+    std::fs::write(cache.join("renater.xml"), &older).unwrap();
+    let restarted =
+        Federation::new(vec![source("renater", &path, &key)], Some(cache.clone())).unwrap();
+    restarted.start_from_cache(at("2026-11-29T01:00:00Z")).await;
+    assert!(restarted.snapshot().idps.is_empty());
+    let statuses = restarted.refresh(at("2026-11-29T02:00:00Z")).await;
+    assert_eq!(statuses[0].last_failure, Some(FeedFailure::Rollback));
+    assert!(restarted.snapshot().idp("https://idp.retired.fr/idp").is_none());
+
+    // The same or a newer publication is taken again.
+    std::fs::write(&path, &newer).unwrap();
+    let statuses = restarted.refresh(at("2026-11-29T03:00:00Z")).await;
+    assert!(statuses[0].error.is_none(), "{statuses:?}");
+    assert_eq!(statuses[0].last_failure, None);
+    assert_eq!(restarted.snapshot().idps.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publication_instant_orders_feeds_before_their_valid_until() {
+    let dir = tempdir("published");
+    let key = rsa_key();
+    let path = dir.join("feed.xml");
+    // Published later but valid for less long: still the newer one.
+    let newer = feed_published(
+        &key,
+        "2026-11-27T00:00:00Z",
+        "2026-12-10T00:00:00Z",
+        &["unilim"],
+    );
+    let older = feed_published(
+        &key,
+        "2026-11-25T00:00:00Z",
+        "2026-12-20T00:00:00Z",
+        &["unilim", "retired"],
+    );
+    std::fs::write(&path, &newer).unwrap();
+    let fed = Federation::new(vec![source("renater", &path, &key)], None).unwrap();
+    let statuses = fed.refresh(at("2026-11-28T00:00:00Z")).await;
+    assert_eq!(
+        statuses[0].newest_published,
+        Some(at("2026-11-27T00:00:00Z")),
+        "{statuses:?}"
+    );
+    std::fs::write(&path, &older).unwrap();
+    let statuses = fed.refresh(at("2026-11-28T01:00:00Z")).await;
+    assert_eq!(statuses[0].last_failure, Some(FeedFailure::Rollback));
+    assert_eq!(fed.snapshot().idps.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_the_size_cap_is_refused_without_being_read() {
+    let dir = tempdir("cap");
+    let key = rsa_key();
+    let path = dir.join("feed.xml");
+    let signed = feed(&key, "2026-12-20T00:00:00Z", &["unilim"]);
+    std::fs::write(&path, &signed).unwrap();
+    let mut src = source("renater", &path, &key);
+    src.max_bytes = signed.len() - 1;
+    let fed = Federation::new(vec![src], None).unwrap();
+    let statuses = fed.refresh(at("2026-11-28T00:00:00Z")).await;
+    assert_eq!(statuses[0].last_failure, Some(FeedFailure::TooLarge));
+    assert!(statuses[0].error.as_deref().unwrap().contains("over the"));
 }

@@ -2,7 +2,8 @@
 //! checked completely before anything starts.
 //!
 //! `PASSERELLE_A__B=value` overrides key `b` of table `[a]` (double underscore between
-//! levels; the value is read as TOML when it parses, else as a string). Errors name the
+//! levels; the value is read as TOML when it parses, else as a string); a variable that
+//! names no key is refused with its name, never ignored. Errors name the
 //! file, the line and the key (`check-config` prints them); semantic checks (URLs, key
 //! files, clients) run after parsing, in [`Config::check`]. Secrets are read from files
 //! named here, never written in the TOML itself, and never printed.
@@ -207,6 +208,10 @@ pub(crate) struct FeedConfig {
     /// An extra PEM root for the feed's HTTPS server.
     #[serde(default)]
     pub extra_root: Option<PathBuf>,
+    /// The largest feed accepted, in MiB (checked before a file is read, while a body
+    /// is received).
+    #[serde(default = "default_max_size_mib")]
+    pub max_size_mib: usize,
 }
 
 /// `[oidc]`.
@@ -255,6 +260,9 @@ fn default_skew() -> u64 {
 }
 fn default_max_validity() -> u64 {
     31
+}
+fn default_max_size_mib() -> usize {
+    256
 }
 
 /// A configuration problem, located.
@@ -344,31 +352,105 @@ fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> boo
     }
 }
 
-fn env_overrides(table: &mut toml::Table) -> Vec<String> {
-    let mut applied = Vec::new();
-    for (name, value) in std::env::vars() {
-        let Some(path) = name.strip_prefix("PASSERELLE_") else {
+/// One `PASSERELLE_…` variable read as a configuration override.
+struct Override {
+    /// The variable's name, for error messages.
+    var: String,
+    /// The dotted key path it sets.
+    keys: Vec<String>,
+    value: toml::Value,
+}
+
+/// The overrides among `vars`, sorted by variable name (the environment's order is not
+/// stable). A `PASSERELLE_…` variable that is not UTF-8 is refused by name.
+fn env_overrides(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<Vec<Override>, (String, String)> {
+    let mut found = Vec::new();
+    for (name, value) in vars {
+        let Some(name) = name.to_str().filter(|n| n.starts_with("PASSERELLE_")) else {
             continue;
         };
+        let path = name.trim_start_matches("PASSERELLE_");
         // The CLI's own variables, not configuration keys.
         if matches!(path, "CONFIG" | "OUTBOX" | "BIN") {
             continue;
         }
+        let Ok(value) = value.into_string() else {
+            return Err((name.to_owned(), "the value is not UTF-8".into()));
+        };
         let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
         let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(value.clone()));
-        if set_path(table, &keys, parsed) {
-            applied.push(keys.join("."));
-        }
+            .unwrap_or(toml::Value::String(value));
+        found.push(Override {
+            var: name.to_owned(),
+            keys,
+            value: parsed,
+        });
     }
-    applied
+    found.sort_by(|a, b| a.var.cmp(&b.var));
+    Ok(found)
+}
+
+/// `table` with `overrides` applied, as a `Config`. A failure names the variable(s) to
+/// blame: those without which the rest applies (an unrelated `PASSERELLE_…` variable, a
+/// misspelt key), or every variable when no single one explains it.
+fn with_overrides(table: &toml::Table, overrides: &[Override]) -> Result<Config, (String, String)> {
+    let apply = |skip: Option<usize>| -> Result<Config, (String, String)> {
+        let mut t = table.clone();
+        for (i, o) in overrides.iter().enumerate() {
+            if Some(i) != skip && !set_path(&mut t, &o.keys, o.value.clone()) {
+                return Err((
+                    o.keys.join("."),
+                    format!(
+                        "environment variable {}: a value that is not a table is in the way",
+                        o.var
+                    ),
+                ));
+            }
+        }
+        toml::Value::Table(t)
+            .try_into()
+            .map_err(|e: toml::de::Error| (String::new(), e.message().to_owned()))
+    };
+    let (_, message) = match apply(None) {
+        Ok(config) => return Ok(config),
+        Err((key, message)) if !key.is_empty() => return Err((key, message)),
+        Err(e) => e,
+    };
+    let blamed: Vec<&Override> = (0..overrides.len())
+        .filter(|i| apply(Some(*i)).is_ok())
+        .filter_map(|i| overrides.get(i))
+        .collect();
+    let blamed = if blamed.is_empty() {
+        overrides.iter().collect()
+    } else {
+        blamed
+    };
+    let names: Vec<&str> = blamed.iter().map(|o| o.var.as_str()).collect();
+    let keys: Vec<String> = blamed.iter().map(|o| o.keys.join(".")).collect();
+    Err((
+        keys.join(", "),
+        format!(
+            "set by environment variable {}: {message} (every PASSERELLE_<TABLE>__<KEY> variable overrides a key of this file: unset it, or fix its name)",
+            names.join(", ")
+        ),
+    ))
 }
 
 impl Config {
     /// Reads, parses and checks `path` with the environment's overrides.
     pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, std::env::vars_os())
+    }
+
+    /// Reads, parses and checks `path` with the overrides among `vars`.
+    pub(crate) fn load_with(
+        path: &Path,
+        vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Self, ConfigError> {
         let err = |line, key: Option<String>, message: String| ConfigError {
             file: path.to_path_buf(),
             line,
@@ -382,19 +464,13 @@ impl Config {
             let line = e.span().map(|s| line_of(&text, s.start));
             err(line, None, e.message().to_owned())
         })?;
-        let mut table: toml::Table =
-            toml::from_str(&text).map_err(|e| err(None, None, e.message().to_owned()))?;
-        let applied = env_overrides(&mut table);
-        if !applied.is_empty() {
-            config = toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    err(
-                        None,
-                        Some(applied.join(", ")),
-                        format!("after PASSERELLE_… overrides: {}", e.message()),
-                    )
-                })?;
+        let overrides = env_overrides(vars)
+            .map_err(|(var, m)| err(None, None, format!("environment variable {var}: {m}")))?;
+        if !overrides.is_empty() {
+            let table: toml::Table =
+                toml::from_str(&text).map_err(|e| err(None, None, e.message().to_owned()))?;
+            config = with_overrides(&table, &overrides)
+                .map_err(|(key, message)| err(None, Some(key), message))?;
         }
         config
             .check()
@@ -605,5 +681,47 @@ mod tests {
         assert_eq!(locate(text, "oidc.clients[0].client_id"), Some(3));
         assert_eq!(locate(text, "a"), Some(1));
         assert_eq!(locate(text, "oidc.clients[1]"), Some(4));
+    }
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[test]
+    fn an_unrelated_passerelle_variable_is_refused_naming_the_variable() {
+        let f = write(SAMPLE);
+        let e = Config::load_with(&f.0, vars(&[("PASSERELLE_DEPLOY_COLOUR", "blue")])).unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            shown.contains("PASSERELLE_DEPLOY_COLOUR"),
+            "the error names the variable: {shown}"
+        );
+        assert!(shown.contains("deploy_colour"), "{shown}");
+    }
+
+    #[test]
+    fn a_variable_below_a_value_that_is_not_a_table_is_refused_naming_it() {
+        let f = write(SAMPLE);
+        let e = Config::load_with(&f.0, vars(&[("PASSERELLE_PUBLIC_URL__HOST", "x")])).unwrap_err();
+        assert!(e.to_string().contains("PASSERELLE_PUBLIC_URL__HOST"), "{e}");
+    }
+
+    #[test]
+    fn known_keys_are_overridden_and_the_cli_variables_are_left_to_the_cli() {
+        let f = write(SAMPLE);
+        let c = Config::load_with(
+            &f.0,
+            vars(&[
+                ("PASSERELLE_STORE__URL", "memory"),
+                ("PASSERELLE_LISTEN", "127.0.0.1:9"),
+                ("PASSERELLE_CONFIG", "/elsewhere.toml"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.store.url, "memory");
+        assert_eq!(c.listen.port(), 9);
     }
 }

@@ -112,7 +112,11 @@ fn federation(config: &Config) -> anyhow::Result<Federation> {
                     .transpose()?;
                 Location::Url {
                     url: url.clone(),
-                    fetcher: Fetcher::new(extra.as_deref(), Duration::from_secs(60), 256 << 20)?,
+                    fetcher: Fetcher::new(
+                        extra.as_deref(),
+                        Duration::from_secs(60),
+                        f.max_size_mib.saturating_mul(1 << 20),
+                    )?,
                 }
             }
             (None, Some(file)) => Location::File(file.clone()),
@@ -124,6 +128,7 @@ fn federation(config: &Config) -> anyhow::Result<Federation> {
             pinned: PinnedCerts::from_pem(&pem)
                 .with_context(|| format!("saml.federations {} certs", f.name))?,
             max_validity: Duration::from_secs(f.max_validity_days.saturating_mul(86_400)),
+            max_bytes: f.max_size_mib.saturating_mul(1 << 20),
         });
     }
     Ok(Federation::new(sources, config.saml.cache_dir.clone())?)
@@ -196,6 +201,25 @@ pub(crate) fn service_provider(config: &Config) -> anyhow::Result<ServiceProvide
     .context("[saml.sp]")
 }
 
+/// `SIGHUP` (`systemctl reload passerelle`) refreshes every feed at once: a sysadmin who
+/// dropped a new file in place need not wait for the next interval.
+fn refresh_on_hangup(federation: Arc<Federation>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP handler not installed: feeds refresh on their interval only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: refreshing the federation feeds");
+            for status in federation.refresh(OffsetDateTime::now_utc()).await {
+                tracing::info!(feed = %status.name, idps = status.idps, refused = status.last_failure.map_or("-", |f| f.as_str()), "federation feed refreshed");
+            }
+        }
+    });
+}
+
 /// Builds the application from a checked configuration.
 pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
     let public = config.public_url.trim_end_matches('/').to_owned();
@@ -219,6 +243,7 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
     federation.clone().spawn_refresher(Duration::from_secs(
         config.saml.refresh_interval_secs.max(60),
     ));
+    refresh_on_hangup(federation.clone());
     let oidc = Arc::new(provider(config, &store, &secret).await?);
     // Other instances (or `passerelle keys rotate`) may add keys: pick them up.
     let keys = oidc.keys().clone();

@@ -273,7 +273,10 @@ fn verify_list_and_search_refuse_a_signed_feed_redeclared_utf7_with_a_smuggled_i
                     err.contains("encoding") && err.contains("UTF-7"),
                     "{verb} {place:?}: {err}"
                 );
-                assert!(!text(&out.stdout).contains("fake-lille"), "{verb} {place:?}");
+                assert!(
+                    !text(&out.stdout).contains("fake-lille"),
+                    "{verb} {place:?}"
+                );
             }
         }
     }

@@ -145,6 +145,8 @@ pub struct Aggregate {
     pub valid_until: Option<OffsetDateTime>,
     /// The root's `cacheDuration`.
     pub cache_duration: Option<Duration>,
+    /// The root's `mdrpi:PublicationInfo/@creationInstant`, when readable.
+    pub published: Option<OffsetDateTime>,
     /// The identity providers, in document order.
     pub idps: Vec<IdpRecord>,
     /// Entities left out, with reasons.
@@ -154,7 +156,7 @@ pub struct Aggregate {
 }
 
 /// RFC 3339 to the second (messages are read by people).
-fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
@@ -167,10 +169,19 @@ impl Aggregate {
             name: None,
             valid_until: None,
             cache_duration: None,
+            published: None,
             idps: Vec::new(),
             skipped: Vec::new(),
             entities: 0,
         }
+    }
+
+    /// When the federation published this document: its `creationInstant`, else its
+    /// `validUntil` (feeds are re-signed with a later one each time). What orders two
+    /// copies of a feed: an older one must never replace a newer one.
+    #[must_use]
+    pub fn publication_instant(&self) -> Option<OffsetDateTime> {
+        self.published.or(self.valid_until)
     }
 
     /// Checks the validity window as of `now`: a `validUntil` must exist, lie in the

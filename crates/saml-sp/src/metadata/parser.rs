@@ -159,6 +159,14 @@ impl Parser {
                 });
                 Tag::Entity
             }
+            (NS_MDRPI, "PublicationInfo")
+                if parent == Some(Tag::Extensions) && self.stack.len() == 2 =>
+            {
+                // The root's publication instant (per-entity ones are not the feed's).
+                self.out.published = attr(e, "creationInstant")
+                    .and_then(|v| OffsetDateTime::parse(v.trim(), &Rfc3339).ok());
+                Tag::Other
+            }
             (NS_MD, "Extensions") => Tag::Extensions,
             (NS_MD, "IDPSSODescriptor") if parent == Some(Tag::Entity) => {
                 let protocols = attr(e, "protocolSupportEnumeration").unwrap_or_default();

@@ -182,6 +182,7 @@ pub(crate) async fn build(
             location: Location::File(feed),
             pinned: PinnedCerts::from_pem(&federation_key.cert_pem())?,
             max_validity: Duration::from_secs(30 * 86_400),
+            max_bytes: 256 << 20,
         }],
         None,
     )?);

@@ -9,6 +9,7 @@ pub(crate) mod observe;
 pub(crate) mod page;
 pub(crate) mod session;
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -212,10 +213,19 @@ async fn readyz(State(app): State<App>) -> (StatusCode, String) {
             (None, _, false) => "ok",
         };
         let until = s.valid_until.as_deref().unwrap_or("-");
-        lines.push(format!(
+        let mut line = format!(
             "federation {}: {state}, {} IdPs, valid until {until}",
             s.name, s.idps
-        ));
+        );
+        if let (Some(failure), Some(error)) = (s.last_failure, &s.error) {
+            // What the operator must fix, in the feed's own words.
+            let _ = write!(
+                line,
+                "; last refresh refused ({}): {error}",
+                failure.as_str()
+            );
+        }
+        lines.push(line);
     }
     let status = if ready {
         StatusCode::OK

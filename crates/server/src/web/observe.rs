@@ -52,6 +52,12 @@ struct FeedLabel {
     feed: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedRefusalLabels {
+    feed: String,
+    reason: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
@@ -69,6 +75,7 @@ pub(crate) struct Metrics {
     feed_valid: Family<FeedLabel, Gauge>,
     feed_stale: Family<FeedLabel, Gauge>,
     feed_age: Family<FeedLabel, Gauge>,
+    feed_refusals: Family<FeedRefusalLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -91,6 +98,7 @@ impl Metrics {
             feed_valid: Family::default(),
             feed_stale: Family::default(),
             feed_age: Family::default(),
+            feed_refusals: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -142,6 +150,11 @@ impl Metrics {
             "federation_stale",
             "1 when a feed serves old data after a failed refresh",
             m.feed_stale.clone(),
+        );
+        registry.register(
+            "federation_refresh_refusals",
+            "Feed refreshes refused since start, by feed and reason (rollback: an older copy than the one accepted)",
+            m.feed_refusals.clone(),
         );
         Self { registry, ..m }
     }
@@ -247,6 +260,17 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
         app.metrics.feed_valid.get_or_create(&feed).set(remaining);
         let age = s.checked_at.map_or(-1, |t| (now - t).whole_seconds());
         app.metrics.feed_age.get_or_create(&feed).set(age);
+        // The federation counts refusals; the counter catches up with its total.
+        for (failure, total) in &s.failures {
+            let counter = app.metrics.feed_refusals.get_or_create(&FeedRefusalLabels {
+                feed: s.name.clone(),
+                reason: failure.as_str(),
+            });
+            let behind = total.saturating_sub(counter.get());
+            if behind > 0 {
+                counter.inc_by(behind);
+            }
+        }
     }
     let mut body = String::new();
     if prometheus_client::encoding::text::encode(&mut body, &app.metrics.registry).is_err() {
