@@ -20,7 +20,7 @@ function init(args)
   next_code = 1
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-  wrk.headers["Authorization"] = "Basic YmVuY2g6YmVuY2gtc2VjcmV0"
+  wrk.headers["Authorization"] = "Basic YmVuY2g6YmVuY2gtc2VjcmV0LTAxMjM0NTY3ODktYWJjZGVmZ2hpag=="
 end
 
 function request()

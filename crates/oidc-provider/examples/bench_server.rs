@@ -1,7 +1,8 @@
 //! A provider for load runs: real Redis (`REDIS_URL`), one client `bench` (secret
-//! `bench-secret`, ID tokens signed with `ALG`, default EdDSA), and `MINT` authorization
-//! codes minted at start into `CODES` (one per line) so that a load tool can redeem each
-//! once at `/token`. Used by `benches/token-load.sh`; not part of the product.
+//! `bench-secret-0123456789-abcdefghij`, ID tokens signed with `ALG`, default EdDSA), and
+//! `MINT` authorization codes minted at start into `CODES` (one per line) so that a load
+//! tool can redeem each once at `/token`. Used by `benches/token-load.sh`; not part of the
+//! product.
 #![allow(clippy::print_stdout, clippy::expect_used, clippy::panic)] // a bench tool: it prints, and stops on set-up failure
 
 use std::io::Write as _;
@@ -30,7 +31,7 @@ async fn main() {
     let client = ClientConfig {
         client_id: "bench".into(),
         name: None,
-        secret_hash: Some(hash_secret("bench-secret")),
+        secret_hash: Some(hash_secret("bench-secret-0123456789-abcdefghij")),
         token_endpoint_auth_method: None,
         redirect_uris: vec!["https://app.example/cb".into()],
         post_logout_redirect_uris: vec![],

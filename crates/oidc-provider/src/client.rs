@@ -3,8 +3,10 @@
 //!
 //! Client secrets are generated (256 random bits) and only their SHA-256 digest is
 //! configured: a high-entropy secret needs no slow hash, and the digest is compared in
-//! constant time. A registry never holds an invalid client: a bad field is a start-up error
-//! naming the client and the field.
+//! constant time. A digest cannot tell how long its secret was, so the digest of the empty
+//! secret is refused at registration and a presented secret shorter than
+//! [`MIN_SECRET_CHARS`] is refused before anything is compared. A registry never holds an
+//! invalid client: a bad field is a start-up error naming the client and the field.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +20,10 @@ use subtle::ConstantTimeEq;
 use crate::error::Error;
 use crate::keys::SigningAlg;
 use crate::types::{ClientId, RedirectUri, Scopes};
+
+/// The shortest client secret accepted when presented; [`generate_secret`] makes 43
+/// characters (256 bits).
+pub const MIN_SECRET_CHARS: usize = 32;
 
 /// How a client authenticates at the token, revocation and introspection endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -161,6 +167,13 @@ impl Client {
             .map(parse_secret_hash)
             .transpose()
             .map_err(|e| err("secret_hash", e))?;
+        if secret_digest.is_some_and(|d| d == <[u8; 32]>::from(Sha256::digest(b""))) {
+            return Err(err(
+                "secret_hash",
+                "is the digest of the empty secret: make a secret with `passerelle clients add`"
+                    .into(),
+            ));
+        }
         let auth_method = match (c.token_endpoint_auth_method, secret_digest.is_some()) {
             (None, true) => AuthMethod::ClientSecretBasic,
             (None, false) => AuthMethod::None,
@@ -307,9 +320,13 @@ impl Client {
         })
     }
 
-    /// Whether `secret` is this client's (constant time; always false for public clients).
+    /// Whether `secret` is this client's (constant time; always false for public clients
+    /// and for a secret shorter than [`MIN_SECRET_CHARS`], refused before any compare).
     #[must_use]
     pub fn secret_matches(&self, secret: &str) -> bool {
+        if secret.chars().count() < MIN_SECRET_CHARS {
+            return false;
+        }
         let given: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         self.secret_digest
             .is_some_and(|d| bool::from(d.as_slice().ct_eq(given.as_slice())))
@@ -407,11 +424,13 @@ mod tests {
     #![allow(clippy::unwrap_used)] // test code
     use super::*;
 
+    const LONG: &str = "s3cret-s3cret-s3cret-s3cret-s3cret";
+
     fn config() -> ClientConfig {
         ClientConfig {
             client_id: "cockpit".into(),
             name: None,
-            secret_hash: Some(hash_secret("s3cret")),
+            secret_hash: Some(hash_secret(LONG)),
             token_endpoint_auth_method: None,
             redirect_uris: vec!["https://cockpit.uness.fr/cb".into()],
             post_logout_redirect_uris: vec![],
@@ -431,9 +450,33 @@ mod tests {
     fn a_registered_secret_matches_only_itself() {
         let c = Client::from_config(&config()).unwrap();
         assert_eq!(c.auth_method, AuthMethod::ClientSecretBasic);
-        assert!(c.secret_matches("s3cret"));
-        assert!(!c.secret_matches("s3cret "));
+        assert!(c.secret_matches(LONG));
+        assert!(!c.secret_matches(&format!("{LONG} ")));
         assert!(!c.secret_matches(""));
+    }
+
+    #[test]
+    fn the_digest_of_the_empty_secret_is_refused_at_registration() {
+        let mut c = config();
+        c.secret_hash = Some(hash_secret(""));
+        let e = Client::from_config(&c).unwrap_err().to_string();
+        assert!(
+            e.contains("secret_hash") && e.contains("empty secret"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_presented_secret_shorter_than_the_minimum_never_matches_even_its_own_digest() {
+        let short = "x".repeat(MIN_SECRET_CHARS - 1);
+        let mut c = config();
+        c.secret_hash = Some(hash_secret(&short));
+        let c = Client::from_config(&c).unwrap();
+        assert!(!c.secret_matches(&short));
+        let enough = "x".repeat(MIN_SECRET_CHARS);
+        let mut c = config();
+        c.secret_hash = Some(hash_secret(&enough));
+        assert!(Client::from_config(&c).unwrap().secret_matches(&enough));
     }
 
     #[test]

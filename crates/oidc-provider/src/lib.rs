@@ -31,7 +31,8 @@ pub mod types;
 
 pub use authorize::{Authorize, PendingAuthorization, Prompt};
 pub use client::{
-    AuthMethod, Client, ClientConfig, Registry, SubjectType, generate_secret, hash_secret,
+    AuthMethod, Client, ClientConfig, MIN_SECRET_CHARS, Registry, SubjectType, generate_secret,
+    hash_secret,
 };
 pub use endpoints::{discovery_document, router};
 pub use error::{Error, ErrorCode, OAuthError};

@@ -448,8 +448,17 @@ async fn a_client_secret_shorter_than_32_characters_is_invalid_client_at_token_i
         ("redirect_uri", CB),
         ("code_verifier", VERIFIER),
     ];
-    let (s, r) = post_form(&format!("{}/token", h.issuer), Some(("short-app", SHORT)), &form).await;
-    assert_eq!((s, r["error"].as_str()), (401, Some("invalid_client")), "{r}");
+    let (s, r) = post_form(
+        &format!("{}/token", h.issuer),
+        Some(("short-app", SHORT)),
+        &form,
+    )
+    .await;
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{r}"
+    );
     for endpoint in ["introspect", "revoke"] {
         let (s, r) = post_form(
             &format!("{}/{endpoint}", h.issuer),
@@ -457,13 +466,25 @@ async fn a_client_secret_shorter_than_32_characters_is_invalid_client_at_token_i
             &[("token", "whatever")],
         )
         .await;
-        assert_eq!((s, r["error"].as_str()), (401, Some("invalid_client")), "{endpoint}: {r}");
+        assert_eq!(
+            (s, r["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{endpoint}: {r}"
+        );
     }
     // An empty secret, in the header or the body, is invalid_client too.
     let (s, r) = post_form(&format!("{}/token", h.issuer), Some(("cockpit", "")), &form).await;
-    assert_eq!((s, r["error"].as_str()), (401, Some("invalid_client")), "{r}");
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{r}"
+    );
     let mut post = form.to_vec();
     post.extend([("client_id", "post-app"), ("client_secret", "")]);
     let (s, r) = post_form(&format!("{}/token", h.issuer), None, &post).await;
-    assert_eq!((s, r["error"].as_str()), (401, Some("invalid_client")), "{r}");
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{r}"
+    );
 }

@@ -532,7 +532,14 @@ impl Config {
         }
         for (i, c) in self.oidc.clients.iter().enumerate() {
             if let Err(e) = passerelle_oidc_provider::Registry::new(std::slice::from_ref(c)) {
-                return bad(&format!("oidc.clients[{i}]"), e.to_string());
+                // Name the field, so that the error points at its line.
+                let key = match &e {
+                    passerelle_oidc_provider::Error::Client { field, .. } => {
+                        format!("oidc.clients[{i}].{field}")
+                    }
+                    _ => format!("oidc.clients[{i}]"),
+                };
+                return bad(&key, e.to_string());
             }
         }
         if let Err(e) = passerelle_oidc_provider::Registry::new(&self.oidc.clients) {

@@ -61,10 +61,8 @@ impl Drop for Written {
 fn the_example_configuration_registers_no_client_an_empty_secret_authenticates() {
     let text = example();
     let table: toml::Table = toml::from_str(&text).unwrap();
-    let clients: Vec<passerelle_oidc_provider::ClientConfig> = table["oidc"]["clients"]
-        .clone()
-        .try_into()
-        .unwrap();
+    let clients: Vec<passerelle_oidc_provider::ClientConfig> =
+        table["oidc"]["clients"].clone().try_into().unwrap();
     assert!(!clients.is_empty());
     for c in &clients {
         assert_ne!(

@@ -6,7 +6,7 @@ const port = Number(process.env.PORT || 8282);
 const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [{
     client_id: 'bench',
-    client_secret: 'bench-secret',
+    client_secret: 'bench-secret-0123456789-abcdefghij',
     grant_types: ['client_credentials'],
     redirect_uris: [],
     response_types: [],

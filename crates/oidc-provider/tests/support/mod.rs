@@ -15,7 +15,8 @@ use passerelle_oidc_provider::{
 use passerelle_store::Store;
 use passerelle_testkit::redis::{TestRedis, redis_url};
 
-pub const SECRET: &str = "cockpit-secret-0123456789";
+/// At least `MIN_SECRET_CHARS` (32) characters: shorter ones are refused when presented.
+pub const SECRET: &str = "cockpit-secret-0123456789-abcdefgh";
 /// The RFC 7636 example verifier and its S256 challenge.
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
