@@ -4,15 +4,14 @@
 //! - [`Directory::search`]: every word of the query must be a prefix of a word of one of
 //!   the institution's names (any language), ignoring case and accents; institutions
 //!   whose French name matches come first, then by name.
-//! - [`Directory::for_email`]: the address's domain and each parent domain against the
-//!   IdPs' scopes. Literal scopes match whole domains; regexp scopes are anchored and run
-//!   on `regex-lite` (linear time, size-limited), so a hostile pattern in a feed cannot
-//!   stall a request. The most specific match comes first.
+//! - [`Directory::for_email`]: the institutions that speak for the address — the same
+//!   rule as the ACS's ([`crate::authority`]: scopes, parent domains, the operator's mail
+//!   domains). The most specific match comes first.
 
-use regex_lite::{Regex, RegexBuilder};
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization as _;
 
+use crate::authority::{Authority, MailDomains};
 use crate::metadata::{IdpRecord, Localized};
 use crate::types::EntityId;
 
@@ -35,8 +34,7 @@ struct Entry {
     words: Vec<(bool, Vec<String>)>,
     sort_key: String,
     logo: Option<String>,
-    literal_scopes: Vec<String>,
-    regexp_scopes: Vec<Regex>,
+    authority: Authority,
 }
 
 /// The searchable set of institutions.
@@ -73,14 +71,21 @@ fn pick_logo(idp: &IdpRecord) -> Option<String> {
 }
 
 impl Directory {
-    /// Indexes the IdPs that may be offered.
+    /// Indexes the IdPs that may be offered, each speaking for its scopes.
     #[must_use]
     pub fn new(idps: &[IdpRecord]) -> Self {
+        Self::with_mail_domains(idps, &MailDomains::none())
+    }
+
+    /// Indexes the IdPs that may be offered, each speaking for its scopes and the mail
+    /// domains the operator lists for it.
+    #[must_use]
+    pub fn with_mail_domains(idps: &[IdpRecord], mail_domains: &MailDomains) -> Self {
         let entries = idps
             .iter()
             .filter(|idp| !idp.hidden_from_discovery())
             .map(|idp| {
-                let (literal_scopes, regexp_scopes) = scopes(idp);
+                let authority = Authority::of(idp, mail_domains.of(&idp.entity_id));
                 Entry {
                     entity_id: idp.entity_id.clone(),
                     names: idp.display_names.clone(),
@@ -91,8 +96,7 @@ impl Directory {
                         .collect(),
                     sort_key: fold(idp.name("fr")),
                     logo: pick_logo(idp),
-                    literal_scopes,
-                    regexp_scopes,
+                    authority,
                 }
             })
             .collect();
@@ -157,51 +161,12 @@ impl Directory {
     /// domain).
     #[must_use]
     pub fn for_email(&self, address: &str, lang: &str) -> Vec<Institution> {
-        let domain = address
-            .rsplit_once('@')
-            .map_or(address, |(_, d)| d)
-            .trim()
-            .to_ascii_lowercase();
-        if domain.is_empty() || domain.len() > 253 {
-            return Vec::new();
-        }
-        let labels: Vec<&str> = domain.split('.').collect();
-        let mut hits: Vec<(usize, &Entry)> = Vec::new();
-        for entry in &self.entries {
-            let best = (0..labels.len().saturating_sub(1))
-                .filter_map(|i| labels.get(i..).map(|l| (i, l.join("."))))
-                .find(|(_, candidate)| {
-                    entry.literal_scopes.iter().any(|s| s == candidate)
-                        || entry.regexp_scopes.iter().any(|r| r.is_match(candidate))
-                })
-                .map(|(i, _)| i);
-            if let Some(depth) = best {
-                hits.push((depth, entry));
-            }
-        }
+        let mut hits: Vec<(usize, &Entry)> = self
+            .entries
+            .iter()
+            .filter_map(|e| e.authority.depth(address).map(|d| (d, e)))
+            .collect();
         hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.sort_key.cmp(&b.1.sort_key)));
         hits.into_iter().map(|(_, e)| Self::show(e, lang)).collect()
     }
-}
-
-fn scopes(idp: &IdpRecord) -> (Vec<String>, Vec<Regex>) {
-    let mut literal = Vec::new();
-    let mut regexps = Vec::new();
-    for s in &idp.scopes {
-        if s.regexp {
-            match RegexBuilder::new(&format!("^(?:{})$", s.value))
-                .case_insensitive(true)
-                .size_limit(1 << 16)
-                .build()
-            {
-                Ok(r) => regexps.push(r),
-                Err(e) => {
-                    tracing::warn!(idp = %idp.entity_id, scope = %s.value, error = %e, "regexp scope ignored")
-                }
-            }
-        } else {
-            literal.push(s.value.clone());
-        }
-    }
-    (literal, regexps)
 }

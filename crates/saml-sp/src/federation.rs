@@ -25,6 +25,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use time::OffsetDateTime;
 
+use crate::authority::{Authority, MailDomains};
 use crate::directory::Directory;
 use crate::error::Error;
 use crate::fetch::{Fetched, Fetcher, Validators};
@@ -179,26 +180,58 @@ pub struct Snapshot {
     /// entityIDs seen in several feeds.
     pub duplicates: Vec<Duplicate>,
     by_id: std::collections::HashMap<EntityId, usize>,
+    /// What each IdP speaks for, aligned with `idps`.
+    authorities: Vec<Authority>,
 }
 
 impl Snapshot {
     /// A snapshot of the given IdPs alone (the dev IdP, tests, tools).
     #[must_use]
     pub fn from_idps(idps: Vec<IdpRecord>) -> Self {
-        let directory = Directory::new(&idps);
+        Self::from_idps_with(idps, &MailDomains::none())
+    }
+
+    /// A snapshot of the given IdPs, with the operator's mail domains.
+    #[must_use]
+    pub fn from_idps_with(idps: Vec<IdpRecord>, mail_domains: &MailDomains) -> Self {
         let idps: Vec<Arc<IdpRecord>> = idps.into_iter().map(Arc::new).collect();
+        Self::assemble(idps, mail_domains, Vec::new(), Vec::new())
+    }
+
+    fn assemble(
+        idps: Vec<Arc<IdpRecord>>,
+        mail_domains: &MailDomains,
+        sources: Vec<SourceStatus>,
+        duplicates: Vec<Duplicate>,
+    ) -> Self {
+        let plain: Vec<IdpRecord> = idps.iter().map(|i| IdpRecord::clone(i)).collect();
         let by_id = idps
             .iter()
             .enumerate()
             .map(|(i, idp)| (idp.entity_id.clone(), i))
             .collect();
+        let authorities = idps
+            .iter()
+            .map(|idp| Authority::of(idp, mail_domains.of(&idp.entity_id)))
+            .collect();
         Self {
+            directory: Directory::with_mail_domains(&plain, mail_domains),
             idps,
-            directory,
-            sources: Vec::new(),
-            duplicates: Vec::new(),
+            sources,
+            duplicates,
             by_id,
+            authorities,
         }
+    }
+
+    /// What the IdP `entity_id` speaks for (nothing, for an IdP not in the snapshot).
+    #[must_use]
+    pub fn authority(&self, entity_id: &EntityId) -> Authority {
+        self.by_id
+            .get(entity_id)
+            .and_then(|i| self.authorities.get(*i))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The IdP with this entityID.
@@ -225,6 +258,7 @@ pub struct Federation {
     cache_dir: Option<PathBuf>,
     held: Mutex<Vec<Option<Held>>>,
     tracks: Mutex<Vec<Track>>,
+    mail_domains: MailDomains,
     current: ArcSwap<Snapshot>,
 }
 
@@ -258,8 +292,17 @@ impl Federation {
             cache_dir,
             held,
             tracks,
+            mail_domains: MailDomains::none(),
             current: ArcSwap::from_pointee(Snapshot::default()),
         })
+    }
+
+    /// The operator's mail domains (universities whose addresses are not under their
+    /// scopes): each IdP also speaks for those listed for it.
+    #[must_use]
+    pub fn with_mail_domains(mut self, mail_domains: MailDomains) -> Self {
+        self.mail_domains = mail_domains;
+        self
     }
 
     /// The current snapshot (cheap; hold it for the whole request).
@@ -551,19 +594,7 @@ impl Federation {
         for d in &duplicates {
             tracing::warn!(entity = %d.entity_id, kept = %d.kept_from, dropped = %d.dropped_from, "duplicate entityID across metadata feeds");
         }
-        let plain: Vec<IdpRecord> = idps.iter().map(|i| IdpRecord::clone(i)).collect();
-        let by_id = idps
-            .iter()
-            .enumerate()
-            .map(|(i, idp)| (idp.entity_id.clone(), i))
-            .collect();
-        let snapshot = Snapshot {
-            directory: Directory::new(&plain),
-            idps,
-            sources: statuses.clone(),
-            duplicates,
-            by_id,
-        };
+        let snapshot = Snapshot::assemble(idps, &self.mail_domains, statuses.clone(), duplicates);
         self.current.store(Arc::new(snapshot));
         statuses
     }

@@ -537,3 +537,47 @@ fn world_with_sp_cert() -> (World, String) {
     w.sp = support::service_provider(&k);
     (w, k.cert_pem.clone())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idp_vouches_only_for_addresses_under_its_scopes_or_the_operators_mail_domains() {
+    const MAIL: &str = "urn:oid:0.9.2342.19200300.100.1.3";
+    let set_mail = |r: &mut Resp, mail: &str| {
+        for (name, values) in &mut r.attributes {
+            if name == MAIL {
+                *values = vec![mail.to_owned()];
+            }
+        }
+    };
+    let mut w = world();
+    // Under the scope (unilim.fr) or a subdomain of it: the university speaks for it.
+    let own = w.answer(|r| set_mail(r, "prenom.nom@etu.unilim.fr")).await.unwrap();
+    assert_eq!(own.mail.as_deref(), Some("prenom.nom@etu.unilim.fr"));
+    assert_eq!(own.refused_mail, None);
+    // Another university's address, or a look-alike domain: refused, kept apart.
+    for foreign in ["carol@univ-a.fr", "carol@evil-unilim.fr", "carol@unilim.fr.evil.example"] {
+        let id = w.answer(|r| set_mail(r, foreign)).await.unwrap();
+        assert_eq!(id.mail, None, "{foreign}");
+        assert_eq!(id.refused_mail.as_deref(), Some(foreign));
+    }
+    // Several values: the one it speaks for wins.
+    let both = w
+        .answer(|r| {
+            for (name, values) in &mut r.attributes {
+                if name == MAIL {
+                    *values = vec!["carol@univ-a.fr".into(), "p.n@unilim.fr".into()];
+                }
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(both.mail.as_deref(), Some("p.n@unilim.fr"));
+    // The operator lists univ-a.fr for this IdP: now it speaks for it.
+    let mut domains = passerelle_saml_sp::authority::MailDomains::none();
+    domains
+        .add(support::respond::IDP, &["univ-a.fr".to_owned()])
+        .unwrap();
+    let idps: Vec<_> = w.snapshot.idps.iter().map(|i| (**i).clone()).collect();
+    w.snapshot = Snapshot::from_idps_with(idps, &domains);
+    let listed = w.answer(|r| set_mail(r, "carol@univ-a.fr")).await.unwrap();
+    assert_eq!(listed.mail.as_deref(), Some("carol@univ-a.fr"));
+}

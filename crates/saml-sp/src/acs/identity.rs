@@ -5,7 +5,11 @@
 //! persistent NameID, `eduPersonPrincipalName`. Scoped values (`value@scope`: subject-id,
 //! pairwise-id, eduPersonPrincipalName, eduPersonScopedAffiliation) whose scope is not
 //! one of the IdP's metadata scopes are dropped and logged, so one university cannot
-//! assert identities in another's domain.
+//! assert identities in another's domain. The same holds for `mail`: only an address
+//! the IdP speaks for ([`crate::authority`]: its scopes and parent domains, plus the
+//! operator's mail domains for it) becomes [`Identity::mail`]; another one is kept
+//! apart as [`Identity::refused_mail`] so the user can be told, and never creates, links
+//! or signs in an account.
 
 use regex_lite::RegexBuilder;
 use serde::Serialize;
@@ -15,6 +19,7 @@ use crate::attributes::{
     AFFILIATION, AttributeDef, DISPLAY_NAME, EPPN, EPTID, GIVEN_NAME, MAIL, PAIRWISE_ID,
     SCHAC_HOME_ORGANIZATION, SCOPED_AFFILIATION, SUBJECT_ID, SURNAME,
 };
+use crate::authority::Authority;
 use crate::metadata::IdpRecord;
 use crate::types::EntityId;
 
@@ -45,8 +50,11 @@ pub struct Identity {
     pub subject: String,
     /// Where the subject came from.
     pub subject_source: SubjectSource,
-    /// `mail` (first value that looks like an address).
+    /// `mail`: the first value that is an address the IdP speaks for.
     pub mail: Option<String>,
+    /// When no `mail` value is one the IdP speaks for: the first address it asserted
+    /// (to tell the user what happened; never to be used as an identity).
+    pub refused_mail: Option<String>,
     /// `givenName`.
     pub given_name: Option<String>,
     /// `sn`.
@@ -119,9 +127,23 @@ fn scoped<'a>(
 pub(crate) fn map(
     a: &Assertion,
     idp: &IdpRecord,
+    authority: &Authority,
     flow: String,
     force_authn: bool,
 ) -> Option<Identity> {
+    let addresses: Vec<&str> = values(a, MAIL).filter(|m| m.contains('@')).collect();
+    let mail = addresses
+        .iter()
+        .find(|m| authority.speaks_for(m))
+        .map(|m| (*m).to_owned());
+    let refused_mail = if mail.is_none() {
+        addresses.first().map(|m| (*m).to_owned())
+    } else {
+        None
+    };
+    if refused_mail.is_some() {
+        tracing::warn!(idp = %idp.entity_id, reason = "mail_outside_authority", "mail attribute outside the IdP's scopes and mail domains refused");
+    }
     let principal_name = scoped(a, EPPN, idp).next().map(str::to_owned);
     let persistent = a
         .name_id
@@ -147,7 +169,8 @@ pub(crate) fn map(
         idp: idp.entity_id.clone(),
         subject,
         subject_source,
-        mail: values(a, MAIL).find(|m| m.contains('@')).map(str::to_owned),
+        mail,
+        refused_mail,
         given_name: first(a, GIVEN_NAME),
         family_name: first(a, SURNAME),
         display_name: first(a, DISPLAY_NAME),

@@ -414,6 +414,7 @@ async fn check(
     if input.relay_state.is_some_and(|r| r != pending.relay_state) {
         return Err(reject(Rejection::RelayStateMismatch));
     }
-    identity::map(assertion, &idp, pending.flow, pending.force_authn)
+    let authority = federation.authority(&idp.entity_id);
+    identity::map(assertion, &idp, &authority, pending.flow, pending.force_authn)
         .ok_or_else(|| reject(Rejection::NoSubject))
 }
