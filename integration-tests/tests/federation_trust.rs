@@ -28,7 +28,10 @@ async fn readyz_saying(b: &mut Browser, wanted: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("/readyz never said {wanted:?}: {}", b.get_once("/readyz").await.body);
+    panic!(
+        "/readyz never said {wanted:?}: {}",
+        b.get_once("/readyz").await.body
+    );
 }
 
 fn hang_up(pid: u32) {
@@ -52,12 +55,21 @@ async fn serve_refuses_a_utf7_smuggled_feed_and_an_older_feed_and_keeps_serving_
     let fake = format!(
         r#"<md:EntityDescriptor entityID="{FAKE}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:Extensions><shibmd:Scope regexp="false">univ-test.fr</shibmd:Scope><mdui:UIInfo><mdui:DisplayName xml:lang="fr">Universite de Lille</mdui:DisplayName></mdui:UIInfo></md:Extensions><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://evil.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
     );
-    let forged = smuggle(&genuine, &fake, Place::InsideRoot, "</md:EntitiesDescriptor>").unwrap();
+    let forged = smuggle(
+        &genuine,
+        &fake,
+        Place::InsideRoot,
+        "</md:EntitiesDescriptor>",
+    )
+    .unwrap();
     std::fs::write(&d.feed.path, forged).unwrap();
     hang_up(d.instances[0].pid().unwrap());
     let body = readyz_saying(&mut b, "refused (encoding)").await;
     assert!(body.contains("UTF-7"), "{body}");
-    assert!(body.starts_with("ready"), "the last good data still serves: {body}");
+    assert!(
+        body.starts_with("ready"),
+        "the last good data still serves: {body}"
+    );
     let found = b.get_once("/institutions?q=lille").await;
     assert!(!found.body.contains("fake-lille"), "{}", found.body);
     let login = b
@@ -81,7 +93,10 @@ async fn serve_refuses_a_utf7_smuggled_feed_and_an_older_feed_and_keeps_serving_
     d.instances.remove(0).stop().await;
     d.start_instance(0).await;
     let body = readyz_saying(&mut b, "refused (rollback)").await;
-    assert!(body.contains("older than the copy already accepted"), "{body}");
+    assert!(
+        body.contains("older than the copy already accepted"),
+        "{body}"
+    );
     assert!(body.starts_with("ready"), "{body}");
     let metrics = b.get_once("/metrics").await.body;
     assert!(

@@ -214,7 +214,10 @@ mod tests {
         let id = EntityId::parse("https://idp.unilim.fr/idp").unwrap();
         assert_eq!(m.of(&id), ["etu.unilim.fr"]);
         for bad in ["fr", "exa mple.fr", "-x.fr", ""] {
-            assert!(m.add("https://idp.unilim.fr/idp", &[bad.to_owned()]).is_err());
+            assert!(
+                m.add("https://idp.unilim.fr/idp", &[bad.to_owned()])
+                    .is_err()
+            );
         }
         assert!(m.add("not an entity id", &["x.fr".to_owned()]).is_err());
     }

@@ -59,7 +59,9 @@ pub enum Error {
     Signature(String),
     /// A correctly signed copy of a feed published before the one already accepted (a
     /// replay that would bring back replaced keys or removed IdPs).
-    #[error("metadata published at {offered} is older than the copy already accepted (published at {held}): refused")]
+    #[error(
+        "metadata published at {offered} is older than the copy already accepted (published at {held}): refused"
+    )]
     Rollback {
         /// The refused copy's publication instant (RFC 3339).
         offered: String,

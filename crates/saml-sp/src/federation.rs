@@ -365,8 +365,7 @@ impl Federation {
         let Ok(text) = tokio::fs::read_to_string(&path).await else {
             return;
         };
-        match OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
-        {
+        match OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339) {
             Ok(mark) => {
                 let mut tracks = self.tracks.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(track) = tracks.get_mut(i) {
@@ -429,14 +428,14 @@ impl Federation {
                 Ok((aggregate, _)) => {
                     self.advance_mark(i, source, &aggregate);
                     self.hold(
-                    i,
-                    Held {
-                        aggregate: Arc::new(aggregate),
-                        stale: true,
-                        error: None,
-                        validators: Validators::default(),
-                        checked_at: None,
-                    },
+                        i,
+                        Held {
+                            aggregate: Arc::new(aggregate),
+                            stale: true,
+                            error: None,
+                            validators: Validators::default(),
+                            checked_at: None,
+                        },
                     );
                 }
                 Err(e) => {
@@ -654,7 +653,8 @@ async fn read_and_load(
 /// never more than `max_bytes + 1` read, should it grow meanwhile).
 async fn read_capped(path: &std::path::Path, max_bytes: usize) -> Result<Vec<u8>, Error> {
     use tokio::io::AsyncReadExt as _;
-    let unreadable = |e: std::io::Error| Error::Input(format!("cannot read {}: {e}", path.display()));
+    let unreadable =
+        |e: std::io::Error| Error::Input(format!("cannot read {}: {e}", path.display()));
     let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
     let size = file.metadata().await.map_err(unreadable)?.len();
     let too_large = |size: u64| Error::TooLarge {

@@ -76,10 +76,10 @@ impl Outline {
                 self.place = Place::Epilog;
                 return Ok(());
             }
-            Event::Text(t) if outside => {
-                if !t.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
-                    return Err("text outside the root element".into());
-                }
+            Event::Text(t)
+                if outside && !t.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) =>
+            {
+                return Err("text outside the root element".into());
             }
             Event::CData(_) | Event::GeneralRef(_) if outside => {
                 return Err("character data outside the root element".into());

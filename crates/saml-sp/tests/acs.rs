@@ -420,7 +420,10 @@ async fn a_signed_response_redeclared_in_another_encoding_is_refused_before_any_
     .unwrap()
     .replace("+ADw-!----+AD4-", "");
     for forged in [smuggled, plain_utf7] {
-        match rejected(w.post(&b64(forged.as_bytes()), Some(&login.relay_state)).await) {
+        match rejected(
+            w.post(&b64(forged.as_bytes()), Some(&login.relay_state))
+                .await,
+        ) {
             Rejection::Charset(reason) => assert!(reason.contains("UTF-7"), "{reason}"),
             other => panic!("refused for another reason: {other}"),
         }
@@ -550,11 +553,18 @@ async fn an_idp_vouches_only_for_addresses_under_its_scopes_or_the_operators_mai
     };
     let mut w = world();
     // Under the scope (unilim.fr) or a subdomain of it: the university speaks for it.
-    let own = w.answer(|r| set_mail(r, "prenom.nom@etu.unilim.fr")).await.unwrap();
+    let own = w
+        .answer(|r| set_mail(r, "prenom.nom@etu.unilim.fr"))
+        .await
+        .unwrap();
     assert_eq!(own.mail.as_deref(), Some("prenom.nom@etu.unilim.fr"));
     assert_eq!(own.refused_mail, None);
     // Another university's address, or a look-alike domain: refused, kept apart.
-    for foreign in ["carol@univ-a.fr", "carol@evil-unilim.fr", "carol@unilim.fr.evil.example"] {
+    for foreign in [
+        "carol@univ-a.fr",
+        "carol@evil-unilim.fr",
+        "carol@unilim.fr.evil.example",
+    ] {
         let id = w.answer(|r| set_mail(r, foreign)).await.unwrap();
         assert_eq!(id.mail, None, "{foreign}");
         assert_eq!(id.refused_mail.as_deref(), Some(foreign));

@@ -71,13 +71,7 @@ fn a_generated_signed_feed_redeclared_utf7_with_a_smuggled_idp_is_refused_wherev
     let pinned = PinnedCerts::from_pem(&key.cert_pem).unwrap();
     let signed = sign::sign(&generated(3), &key, sign::RSA_SHA256);
     for place in ALL {
-        let forged = smuggle(
-            &signed,
-            &smuggled(place),
-            place,
-            "</md:EntitiesDescriptor>",
-        )
-        .unwrap();
+        let forged = smuggle(&signed, &smuggled(place), place, "</md:EntitiesDescriptor>").unwrap();
         let result = load(
             &forged,
             &pinned,
@@ -103,8 +97,7 @@ fn the_renater_feed_redeclared_utf7_with_a_smuggled_idp_is_refused_wherever_it_h
     let xml = std::fs::read_to_string(xml).unwrap();
     let pinned = PinnedCerts::from_pem(&std::fs::read_to_string(cert).unwrap()).unwrap();
     for place in ALL {
-        let forged =
-            smuggle(&xml, &smuggled(place), place, "</md:EntitiesDescriptor>").unwrap();
+        let forged = smuggle(&xml, &smuggled(place), place, "</md:EntitiesDescriptor>").unwrap();
         // As of the feed's publication, and as of today (the smuggled root before the
         // real one would bring its own validUntil).
         for now in ["2023-06-16T12:00:00Z", "2026-12-01T00:00:00Z"] {
@@ -128,7 +121,10 @@ fn nothing_but_comments_and_white_space_may_stand_outside_the_signed_root() {
     let long = Duration::from_secs(100 * 365 * 86_400);
     let load_it = |doc: &str| load(doc, &pinned, now, long, ParseOptions::default());
     // Comments and white space around the root: still the same feed.
-    let commented = format!("{}\n<!-- published by the federation -->\n\n", signed.trim_end());
+    let commented = format!(
+        "{}\n<!-- published by the federation -->\n\n",
+        signed.trim_end()
+    );
     assert_eq!(load_it(&commented).unwrap().idps.len(), 2);
     // A second element after the root, text, a processing instruction: refused.
     for tail in [

@@ -14,7 +14,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use passerelle_saml_sp::federation::{FeedFailure, Federation, Location, Source};
+use passerelle_saml_sp::federation::{Federation, FeedFailure, Location, Source};
 use passerelle_saml_sp::fetch::Fetcher;
 use passerelle_saml_sp::metadata::writer::{SignatureAlgorithm, sign_aggregate};
 use passerelle_saml_sp::metadata::{ParseOptions, PinnedCerts, parse};
@@ -437,7 +437,12 @@ async fn an_older_signed_feed_never_replaces_a_newer_one_even_across_restarts() 
     assert!(restarted.snapshot().idps.is_empty());
     let statuses = restarted.refresh(at("2026-11-29T02:00:00Z")).await;
     assert_eq!(statuses[0].last_failure, Some(FeedFailure::Rollback));
-    assert!(restarted.snapshot().idp("https://idp.retired.fr/idp").is_none());
+    assert!(
+        restarted
+            .snapshot()
+            .idp("https://idp.retired.fr/idp")
+            .is_none()
+    );
 
     // The same or a newer publication is taken again.
     std::fs::write(&path, &newer).unwrap();

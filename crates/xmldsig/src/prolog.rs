@@ -172,7 +172,10 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"\"?><a/>",
             "<?xml version=\"1.0\"   encoding =  'ebcdic-cp-us' ?><a/>",
         ] {
-            assert!(reason(decl.as_bytes()).contains("declares encoding"), "{decl}");
+            assert!(
+                reason(decl.as_bytes()).contains("declares encoding"),
+                "{decl}"
+            );
         }
     }
 

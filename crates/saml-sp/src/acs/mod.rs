@@ -217,7 +217,7 @@ async fn check(
     }
 
     // Routing only: nothing read here grants anything.
-    let peeked = response::peek(&xml).map_err(|e| reject(Rejection::Malformed(e.to_string())))?;
+    let peeked = response::peek(xml).map_err(|e| reject(Rejection::Malformed(e.to_string())))?;
     if let Some((code, subcode)) = &peeked.status
         && code != SUCCESS
     {
@@ -249,7 +249,7 @@ async fn check(
     let malformed = |e: Error| Rejection::Malformed(e.to_string());
     let (parsed, assertion) = if peeked.encrypted {
         let outer = if peeked.signed {
-            Some(verify(&xml).map_err(reject)?)
+            Some(verify(xml).map_err(reject)?)
         } else {
             None
         };
@@ -259,7 +259,7 @@ async fn check(
             .transpose()
             .map_err(|e| reject(malformed(e)))?;
         let response_signed = outer_parsed.as_ref().is_some_and(|p| p.is_response);
-        let encrypted = decrypt::extract(outer.as_deref().unwrap_or(&xml)).map_err(reject)?;
+        let encrypted = decrypt::extract(outer.as_deref().unwrap_or(xml)).map_err(reject)?;
         let plain =
             decrypt::decrypt(&encrypted, sp.decryption_key(), response_signed).map_err(reject)?;
         if plain.contains("<!DOCTYPE") {
@@ -280,7 +280,7 @@ async fn check(
         if !peeked.signed {
             return Err(reject(Rejection::Unsigned));
         }
-        let signed = verify(&xml).map_err(reject)?;
+        let signed = verify(xml).map_err(reject)?;
         let mut parsed = response::parse(&signed).map_err(|e| reject(malformed(e)))?;
         let assertions = std::mem::take(&mut parsed.assertions);
         (parsed, assertions)
@@ -415,6 +415,12 @@ async fn check(
         return Err(reject(Rejection::RelayStateMismatch));
     }
     let authority = federation.authority(&idp.entity_id);
-    identity::map(assertion, &idp, &authority, pending.flow, pending.force_authn)
-        .ok_or_else(|| reject(Rejection::NoSubject))
+    identity::map(
+        assertion,
+        &idp,
+        &authority,
+        pending.flow,
+        pending.force_authn,
+    )
+    .ok_or_else(|| reject(Rejection::NoSubject))
 }
