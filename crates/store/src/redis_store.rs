@@ -334,15 +334,39 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// Reachability (503, retried later) versus a bug or bad data. A Redis that cannot
+/// serve right now is `Unavailable` whatever it says: loading its dataset after a
+/// restart (`LOADING`), a replica refusing writes after a failover (`READONLY`), a
+/// master down, a cluster reshuffling, writes refused for its configuration (`MISCONF`,
+/// `OOM`, …: extension codes) or an ACL forbidding our commands (`NOPERM`).
 fn map_err(e: RedisError) -> StoreError {
-    match e.kind() {
-        ErrorKind::Parse | ErrorKind::UnexpectedReturnType | ErrorKind::Client => {
-            StoreError::Backend(e.to_string())
-        }
-        ErrorKind::Server(_) if !e.is_unrecoverable_error() && !e.is_cluster_error() => {
-            StoreError::Backend(e.to_string())
-        }
-        _ => StoreError::Unavailable(e.to_string()),
+    use redis::ServerErrorKind as S;
+    let backend = match e.kind() {
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType | ErrorKind::Client => true,
+        ErrorKind::Server(kind) => match kind {
+            S::BusyLoading
+            | S::ReadOnly
+            | S::MasterDown
+            | S::TryAgain
+            | S::ClusterDown
+            | S::Moved
+            | S::Ask
+            | S::NoPerm => false,
+            S::ResponseError
+            | S::ExecAbort
+            | S::NoScript
+            | S::CrossSlot
+            | S::NotBusy
+            | S::NoSub => true,
+            // A kind added by a later redis-rs: retried later rather than a 500.
+            _ => false,
+        },
+        _ => false,
+    };
+    if backend {
+        StoreError::Backend(e.to_string())
+    } else {
+        StoreError::Unavailable(e.to_string())
     }
 }
 

@@ -141,3 +141,117 @@ async fn persistence_is_reported_as_redis_is_configured() {
     assert_eq!(store.persistence().await.unwrap(), Some(true));
     assert_eq!(Store::memory("m").persistence().await.unwrap(), Some(false));
 }
+
+/// Runs `args` on `server` through redis-cli; panics on failure (test set-up).
+fn cli(server: &RedisServer, args: &[&str]) -> String {
+    server.cli(args).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_loading_its_dataset_is_unavailable_not_a_backend_error() {
+    let mut server = RedisServer::start().unwrap();
+    let store = Store::open(&server.url(), "loading").unwrap();
+    let key = Key::new("t", "k");
+    store.set(&key, &1u8, Expiry::Never).await.unwrap();
+    // 20,000 keys at 300 µs each: several seconds of LOADING after the restart.
+    cli(
+        &server,
+        &[
+            "EVAL",
+            "for i=1,20000 do redis.call('SET','filler:'..i,'v') end return 1",
+            "0",
+        ],
+    );
+    server.restart_loading(300).unwrap();
+    assert!(
+        cli(&server, &["GET", "x"]).contains("LOADING"),
+        "the server is loading"
+    );
+    // A fresh handle (a new instance starting) and the old one (reconnecting).
+    let fresh = Store::open(&server.url(), "loading").unwrap();
+    for s in [&store, &fresh] {
+        let err = s.get::<u8>(&key).await.unwrap_err();
+        assert!(err.is_unavailable(), "a read while loading: {err:?}");
+        let err = s.set(&key, &2u8, Expiry::Never).await.unwrap_err();
+        assert!(err.is_unavailable(), "a write while loading: {err:?}");
+        let err = s.increment(&key, Duration::from_secs(1)).await.unwrap_err();
+        assert!(err.is_unavailable(), "a script while loading: {err:?}");
+    }
+    assert!(
+        cli(&server, &["GET", "x"]).contains("LOADING"),
+        "the checks ran during the load"
+    );
+    // Once loaded, the same handle serves the data that was saved.
+    let start = Instant::now();
+    loop {
+        match store.get::<u8>(&key).await {
+            Ok(v) => {
+                assert_eq!(v, Some(1));
+                break;
+            }
+            Err(e) => assert!(e.is_unavailable(), "{e:?}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_replica_is_unavailable_for_writes_not_a_backend_error() {
+    let primary = RedisServer::start().unwrap();
+    let replica = RedisServer::start().unwrap();
+    // What a client still pointed at a node demoted by a failover sees.
+    cli(
+        &replica,
+        &["REPLICAOF", "127.0.0.1", &primary.port().to_string()],
+    );
+    assert!(cli(&replica, &["CONFIG", "GET", "replica-read-only"]).contains("yes"));
+    let store = Store::open(&replica.url(), "ro").unwrap();
+    let key = Key::new("t", "k");
+    let err = store.set(&key, &1u8, Expiry::Never).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(err.to_string().contains("read only"), "{err}");
+    let err = store
+        .increment(&key, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    let err = store.take::<u8>(&key).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_refusing_writes_for_its_configuration_is_unavailable() {
+    let server = RedisServer::start().unwrap();
+    let store = Store::open(&server.url(), "misconf").unwrap();
+    let key = Key::new("t", "k");
+    store.set(&key, &1u8, Expiry::Never).await.unwrap();
+    // A failed snapshot with save points set: Redis refuses writes (MISCONF). Its
+    // working directory disappears (`dir` cannot be changed at run time).
+    cli(&server, &["CONFIG", "SET", "save", "3600 1"]);
+    std::fs::remove_dir_all(server.dir()).unwrap();
+    cli(&server, &["BGSAVE"]);
+    let start = Instant::now();
+    while !cli(&server, &["INFO", "persistence"]).contains("rdb_last_bgsave_status:err") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "BGSAVE never failed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let err = store.set(&key, &2u8, Expiry::Never).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(err.to_string().contains("MISCONF"), "{err}");
+    // An ACL that forbids our commands is a misconfiguration too.
+    cli(
+        &server,
+        &["ACL", "SETUSER", "limited", "on", ">pw", "~*", "+ping"],
+    );
+    let limited = Store::open(
+        &format!("redis://limited:pw@127.0.0.1:{}", server.port()),
+        "misconf",
+    )
+    .unwrap();
+    let err = limited.get::<u8>(&key).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+}

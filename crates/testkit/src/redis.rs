@@ -1,6 +1,7 @@
 //! Real `redis-server` processes for tests: one node, or a three-master cluster.
 //!
-//! Servers listen on loopback only, keep nothing on disk (no RDB, no AOF) and live in a
+//! Servers listen on loopback only, keep nothing on disk (no RDB, no AOF; only
+//! `restart_loading` saves a dump, to load it back) and live in a
 //! private temporary directory. They are killed when their handle drops, so a failing
 //! test never leaves one behind.
 
@@ -20,6 +21,8 @@ pub struct RedisServer {
     cluster: bool,
     /// PEM of the self-signed certificate when the server speaks TLS only.
     tls_cert: Option<String>,
+    /// Extra command-line options for the next start (`restart_loading`).
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -64,6 +67,7 @@ impl RedisServer {
             dir,
             cluster: false,
             tls_cert: None,
+            extra: Vec::new(),
             child: None,
         };
         server.spawn()?;
@@ -89,6 +93,7 @@ impl RedisServer {
             dir,
             cluster: false,
             tls_cert: Some(certified.cert.pem()),
+            extra: Vec::new(),
             child: None,
         };
         server.spawn()?;
@@ -113,6 +118,7 @@ impl RedisServer {
                 dir,
                 cluster,
                 tls_cert: None,
+                extra: Vec::new(),
                 child: None,
             };
             match server.spawn() {
@@ -153,6 +159,7 @@ impl RedisServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        cmd.args(&self.extra);
         if self.cluster {
             cmd.args([
                 "--cluster-enabled",
@@ -171,7 +178,16 @@ impl RedisServer {
         self.child = Some(child);
         let port = self.port;
         let tls = self.tls_cert.is_some();
-        let ready = || if tls { ping_tls(port) } else { ping(port) };
+        let loading = !self.extra.is_empty();
+        let ready = || {
+            if tls {
+                ping_tls(port)
+            } else if loading {
+                answers(port)
+            } else {
+                ping(port)
+            }
+        };
         if wait_until(Duration::from_secs(5), ready) {
             Ok(())
         } else {
@@ -181,6 +197,12 @@ impl RedisServer {
                 format!("redis-server on port {port} did not answer within 5 s"),
             ))
         }
+    }
+
+    /// The server's private directory (its working directory, log and dumps).
+    #[must_use]
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// The server's port.
@@ -207,6 +229,57 @@ impl RedisServer {
     pub fn restart(&mut self) -> std::io::Result<()> {
         self.kill();
         self.spawn()
+    }
+
+    /// Saves the dataset, then restarts the server so that it loads it back slowly
+    /// (`micros_per_key` per key), as a Redis restarting with a large dataset does:
+    /// until the load ends, every command is answered `LOADING`. Returns once the
+    /// server answers (with `LOADING`).
+    ///
+    /// # Errors
+    /// When `SAVE` fails or the server does not come back within five seconds.
+    pub fn restart_loading(&mut self, micros_per_key: u32) -> std::io::Result<()> {
+        let saved = self.cli(&["SAVE"])?;
+        if saved.trim() != "OK" {
+            return Err(Error::other(format!("SAVE answered {saved}")));
+        }
+        self.kill();
+        self.extra = vec![
+            "--key-load-delay".into(),
+            micros_per_key.to_string(),
+            // Answer clients every KiB of the file (the minimum) while loading.
+            "--loading-process-events-interval-bytes".into(),
+            "1024".into(),
+        ];
+        let started = self.spawn();
+        self.extra.clear();
+        started
+    }
+
+    /// Runs `redis-cli` against this server (plain servers only); returns its output.
+    ///
+    /// # Errors
+    /// When redis-cli is missing or fails.
+    pub fn cli(&self, args: &[&str]) -> std::io::Result<String> {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                if e.kind() == ErrorKind::NotFound {
+                    missing("redis-cli")
+                } else {
+                    e
+                }
+            })?;
+        if !out.status.success() {
+            return Err(Error::other(format!(
+                "redis-cli {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     fn kill(&mut self) {
@@ -240,6 +313,21 @@ fn ping(port: u16) -> bool {
     }
     let mut buf = [0u8; 7];
     s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// `true` when something on 127.0.0.1:port answers `PING` with a reply or an error
+/// (`-LOADING` while a dataset loads).
+fn answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut first = [0u8; 1];
+    s.read_exact(&mut first).is_ok() && matches!(&first, b"+" | b"-")
 }
 
 /// `true` when a TLS server accepts connections on 127.0.0.1:port (it listens only once
