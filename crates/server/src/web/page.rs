@@ -4,9 +4,14 @@
 //! A handler does `let mut cx = Cx::begin(…)`, works, and ends with `cx.finish(result)`,
 //! which saves the session, sets its cookie and renders a failure as a page in the
 //! user's language. Internal details are logged, never shown; no failure panics.
+//!
+//! One store deadline per request: a page whose work found the store unavailable
+//! answers 503 without trying to save the session (that would wait as long again), and
+//! the save itself only gets what is left of the deadline that began with the request.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use askama::Template;
 use axum::http::header::{CONTENT_TYPE, LOCATION, ORIGIN};
@@ -108,6 +113,11 @@ impl Fail {
             "error.unavailable.title",
             "error.unavailable.body",
         )
+    }
+
+    /// Whether this is the store-unavailable page (503).
+    pub(crate) fn is_unavailable(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE
     }
 
     /// Something that should not happen; the detail is logged, not shown.
@@ -216,7 +226,13 @@ pub(crate) struct Cx {
     here: String,
     cookies: Vec<HeaderValue>,
     ended: bool,
+    /// When the request's store deadline ends.
+    deadline: tokio::time::Instant,
 }
+
+/// What the session save may take past the request's deadline (a healthy store answers
+/// in a millisecond; a request slowed by argon2 must still save its sign-in).
+const SAVE_FLOOR: Duration = Duration::from_millis(300);
 
 impl Cx {
     /// Loads the session and picks the language. A store outage is a 503 page.
@@ -227,6 +243,7 @@ impl Cx {
         here: &str,
     ) -> Result<Self, Response> {
         let now = passerelle_oidc_provider::unix_now();
+        let deadline = tokio::time::Instant::now() + passerelle_store::Timeouts::default().response;
         let accept = accepted(headers);
         let loaded = async {
             let mut session = app.sessions.load(headers, now).await?;
@@ -259,6 +276,7 @@ impl Cx {
             here: here.to_owned(),
             cookies: Vec::new(),
             ended: false,
+            deadline,
         })
     }
 
@@ -336,13 +354,25 @@ impl Cx {
         Ok(())
     }
 
-    /// Saves the session and turns the result into the response.
+    /// Saves the session and turns the result into the response. Nothing is saved when
+    /// the work found the store unavailable; the save gets what is left of the
+    /// request's deadline (at least [`SAVE_FLOOR`]).
     pub(crate) async fn finish(mut self, result: Result<Response, Fail>) -> Response {
-        if !self.ended {
-            match self.app.sessions.save(&mut self.session).await {
-                Ok(Some(cookie)) => self.cookies.push(cookie),
-                Ok(None) => {}
-                Err(e) => return render_fail(&self.app, &self.t, Fail::from(e), &self.here),
+        let unavailable = matches!(&result, Err(f) if f.is_unavailable());
+        if !self.ended && !unavailable {
+            let left = self
+                .deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .max(SAVE_FLOOR);
+            let saved = tokio::time::timeout(left, self.app.sessions.save(&mut self.session));
+            match saved.await {
+                Ok(Ok(Some(cookie))) => self.cookies.push(cookie),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => return render_fail(&self.app, &self.t, Fail::from(e), &self.here),
+                Err(_) => {
+                    tracing::warn!("store unavailable: the session save ran out of time");
+                    return render_fail(&self.app, &self.t, Fail::unavailable(), &self.here);
+                }
             }
         }
         let mut response = match result {
