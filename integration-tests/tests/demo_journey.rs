@@ -524,3 +524,100 @@ async fn asking_for_codes_too_often_says_when_to_try_again() {
     assert_page(&refused, 429, "Réessayez dans");
     d.server.stop().await;
 }
+
+const BRUNO: &str = "bruno.petit@etu.univ-lumiere.test";
+
+/// Activates `email` (dev IdP login `login`) with `NEW_PASSWORD`; `seen` mails are in the
+/// outbox before.
+async fn activate(d: &Demo, email: &str, login: &str, seen: usize) {
+    let mut b = Browser::new(&d.server.url);
+    activate_through_university(&mut b, email, login).await;
+    let (to, text) = next_outbox_mail(&d.outbox.0, seen).await;
+    assert_eq!(to, email);
+    let link = link_in(&text).unwrap();
+    let confirm = b.get(&link).await;
+    let form = b.post(&link, &[("csrf", &confirm.field("csrf"))]).await;
+    let done = b
+        .post(
+            "/password/new",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("password", NEW_PASSWORD),
+                ("confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_page(&done, 200, "réussi");
+}
+
+/// Signs `email` in from the demo app; returns the browser and the ID token the app got.
+async fn signed_in_to_the_app(d: &Demo, email: &str) -> (Browser, String) {
+    let mut b = Browser::new(&d.server.url);
+    let portal = b.get("/demo-app/login").await;
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", email)],
+        )
+        .await;
+    let app = b
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_page(&app, 200, "Vous êtes connecté");
+    let logout = app
+        .links()
+        .into_iter()
+        .find(|l| l.starts_with("/logout?"))
+        .expect("logout link");
+    let id_token = url::form_urlencoded::parse(logout.trim_start_matches("/logout?").as_bytes())
+        .find(|(k, _)| k == "id_token_hint")
+        .map(|(_, v)| v.into_owned())
+        .expect("the app's ID token");
+    (b, id_token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_token_hint_for_another_user_than_the_session_gets_no_code() {
+    let d = demo_with_alice().await;
+    activate(&d, BRUNO, "bruno", 1).await;
+    let (mut alice, alice_hint) = signed_in_to_the_app(&d, ALICE).await;
+    let (_, bruno_hint) = signed_in_to_the_app(&d, BRUNO).await;
+    let authorize = |hint: &str, prompt: Option<&str>| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", "demo-app")
+            .append_pair(
+                "redirect_uri",
+                &format!("{}/demo-app/callback", d.server.url),
+            )
+            .append_pair("scope", "openid")
+            .append_pair("state", "s-1")
+            .append_pair("id_token_hint", hint);
+        if let Some(p) = prompt {
+            q.append_pair("prompt", p);
+        }
+        format!("/authorize?{}", q.finish())
+    };
+    let callback = format!("{}/demo-app/callback?", d.server.url);
+
+    // Alice's own hint, silently: her session answers with a code.
+    let own = alice.get_once(&authorize(&alice_hint, Some("none"))).await;
+    let to = own.location.clone().unwrap_or_default();
+    assert!(to.starts_with(&callback) && to.contains("code="), "{to}");
+
+    // Bruno's hint in Alice's browser, silently: login_required, never Alice's code.
+    let other = alice.get_once(&authorize(&bruno_hint, Some("none"))).await;
+    let to = other.location.clone().unwrap_or_default();
+    assert!(to.starts_with(&callback), "{to}");
+    assert!(to.contains("error=login_required"), "{to}");
+    assert!(!to.contains("code="), "{to}");
+
+    // Without prompt=none: sign in again (the portal), not a code for Alice.
+    let other = alice.get_once(&authorize(&bruno_hint, None)).await;
+    assert_eq!(other.status, 303, "{}", other.body);
+    assert_eq!(other.location.as_deref(), Some("/login"));
+    d.server.stop().await;
+}

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::jwt::Aud;
 use crate::keys::SigningAlg;
 use crate::provider::{Provider, unix_now};
 
@@ -33,13 +34,6 @@ const MAX_LIFETIME: i64 = 600;
 struct Header {
     alg: String,
     kid: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Aud {
-    One(String),
-    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -177,14 +171,10 @@ impl Provider {
         // We must be the sole audience (draft-ietf-oauth-rfc7523bis): an assertion also
         // addressed to another party could be replayed to us by that party.
         let token_endpoint = format!("{}/token", self.settings.issuer);
-        let sole = match &claims.aud {
-            Aud::One(a) => Some(a),
-            Aud::Many(v) => match v.as_slice() {
-                [a] => Some(a),
-                _ => None,
-            },
-        };
-        let aud_ok = sole.is_some_and(|a| *a == self.settings.issuer || *a == token_endpoint);
+        let aud_ok = claims
+            .aud
+            .sole()
+            .is_some_and(|a| a == self.settings.issuer || a == token_endpoint);
         if claims.iss != client.id.as_str()
             || claims.sub != client.id.as_str()
             || !aud_ok

@@ -5,7 +5,9 @@
 //! Until the client and its redirect URI are known, an error is [`Authorize::Invalid`] —
 //! the server shows a page and never redirects. After, errors go back to the client with
 //! `state` and `iss` (RFC 9207). The pending request lives in the store so any instance
-//! can finish it.
+//! can finish it. An `id_token_hint` must be an ID token of ours for this client (expired
+//! is fine); its `sub` travels with the request, so that the server never answers it for
+//! another account ([`Provider::hint_names_other`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,7 +18,9 @@ use passerelle_store::{Expiry, Key};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::client::Client;
 use crate::error::{Error, ErrorCode, OAuthError};
+use crate::jwt;
 use crate::provider::{Authentication, Grant, Provider};
 use crate::types::{CodeChallenge, Opaque, Scopes};
 
@@ -60,6 +64,10 @@ pub struct PendingAuthorization {
     pub ui_locales: Option<String>,
     /// `acr_values`.
     pub acr_values: Option<String>,
+    /// The `sub` of a valid `id_token_hint`: who the client believes is signed in, as
+    /// this client sees subjects (public or pairwise).
+    #[serde(default)]
+    pub hint_subject: Option<String>,
 }
 
 impl PendingAuthorization {
@@ -112,6 +120,14 @@ pub(crate) struct CodeGrant {
     pub redirect_uri: String,
     pub code_challenge: Option<CodeChallenge>,
     pub grant: Grant,
+}
+
+/// The claims of an `id_token_hint` that matter here.
+#[derive(Deserialize)]
+struct Hint {
+    iss: String,
+    aud: jwt::Aud,
+    sub: String,
 }
 
 fn invalid(msg: &str) -> Authorize {
@@ -256,6 +272,18 @@ impl Provider {
             (Ok(a), Ok(b), Ok(c)) => (a, b, c),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return fail("invalid_request", &e),
         };
+        let hint_subject = match q.get("id_token_hint") {
+            None => None,
+            Some(h) => match self.hint_subject(client, h) {
+                Some(sub) => Some(sub),
+                None => {
+                    return fail(
+                        "invalid_request",
+                        "id_token_hint is not an ID token issued here to this client",
+                    );
+                }
+            },
+        };
         let pending = PendingAuthorization {
             id: random_token()?,
             client_id: client.id.to_string(),
@@ -270,6 +298,7 @@ impl Provider {
             login_hint,
             ui_locales,
             acr_values,
+            hint_subject,
         };
         self.store
             .set(
@@ -279,6 +308,30 @@ impl Provider {
             )
             .await?;
         Ok(Authorize::Login(Box::new(pending)))
+    }
+
+    /// The `sub` of `hint` when it is an ID token signed by one of our keys, from this
+    /// issuer, for `client`. Its expiry does not matter: a hint names who the client last
+    /// saw, and OIDC Core lets it be expired.
+    fn hint_subject(&self, client: &Client, hint: &str) -> Option<String> {
+        let ring = self.keys.ring();
+        let claims: Hint = jwt::verify(&ring, None, hint)?;
+        (claims.iss == self.settings.issuer && claims.aud.contains(client.id.as_str()))
+            .then_some(claims.sub)
+    }
+
+    /// Whether `pending` carries an `id_token_hint` naming someone other than the account
+    /// whose local subject is `local` (compared as the request's client sees subjects). The
+    /// server must then not answer it for that account: `login_required` under
+    /// `prompt=none`, else a new sign-in. `false` without a hint.
+    #[must_use]
+    pub fn hint_names_other(&self, pending: &PendingAuthorization, local: &str) -> bool {
+        let Some(hinted) = &pending.hint_subject else {
+            return false;
+        };
+        self.clients
+            .get(&pending.client_id)
+            .is_none_or(|client| self.subject_for(client, local) != *hinted)
     }
 
     /// The pending request with this id, if it has not expired or been answered.

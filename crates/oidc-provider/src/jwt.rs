@@ -14,6 +14,45 @@ use serde::de::DeserializeOwned;
 use crate::error::Error;
 use crate::keys::{KeyRing, SigningAlg, SigningKey};
 
+/// A JWT `aud` claim: one string or an array of them (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Aud {
+    /// `"aud": "x"`.
+    One(String),
+    /// `"aud": ["x", …]`.
+    Many(Vec<String>),
+}
+
+impl Aud {
+    /// Whether `who` is one of the audiences.
+    pub(crate) fn contains(&self, who: &str) -> bool {
+        match self {
+            Self::One(a) => a == who,
+            Self::Many(v) => v.iter().any(|a| a == who),
+        }
+    }
+
+    /// The audience, when there is exactly one.
+    pub(crate) fn sole(&self) -> Option<&str> {
+        match self {
+            Self::One(a) => Some(a),
+            Self::Many(v) => match v.as_slice() {
+                [a] => Some(a),
+                _ => None,
+            },
+        }
+    }
+
+    /// The first audience, if any.
+    pub(crate) fn first(&self) -> Option<&str> {
+        match self {
+            Self::One(a) => Some(a),
+            Self::Many(v) => v.first().map(String::as_str),
+        }
+    }
+}
+
 #[derive(Serialize, serde::Deserialize)]
 struct Header {
     alg: String,

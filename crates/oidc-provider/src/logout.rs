@@ -36,15 +36,8 @@ pub struct EndSession {
 #[derive(Deserialize)]
 struct Hint {
     iss: String,
-    aud: Aud,
+    aud: jwt::Aud,
     sid: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Aud {
-    One(String),
-    Many(Vec<String>),
 }
 
 /// The grants issued under one login session.
@@ -88,10 +81,7 @@ impl Provider {
             let claims: Hint = jwt::verify(&ring, None, hint)
                 .filter(|c: &Hint| c.iss == self.settings.issuer)
                 .ok_or_else(|| bad("id_token_hint is not an ID token issued here"))?;
-            let aud = match claims.aud {
-                Aud::One(a) => Some(a),
-                Aud::Many(a) => a.into_iter().next(),
-            };
+            let aud = claims.aud.first().map(str::to_owned);
             if client_id.is_some() && client_id != aud {
                 return Err(bad("client_id does not match the id_token_hint"));
             }

@@ -488,3 +488,117 @@ async fn a_client_secret_shorter_than_32_characters_is_invalid_client_at_token_i
         "{r}"
     );
 }
+
+/// An ID token signed by `key` for `aud`, about `sub`, expiring at `exp`.
+fn id_token(
+    key: &passerelle_oidc_provider::SigningKey,
+    iss: &str,
+    aud: &str,
+    sub: &str,
+    exp: i64,
+) -> String {
+    let now = passerelle_oidc_provider::unix_now();
+    passerelle_oidc_provider::jwt::sign(
+        key,
+        "JWT",
+        &serde_json::json!({ "iss": iss, "aud": [aud], "sub": sub, "iat": now - 3600, "exp": exp }),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_token_hint_not_issued_here_to_this_client_is_refused_and_an_expired_one_is_not() {
+    use passerelle_oidc_provider::{SigningAlg, SigningKey, unix_now};
+    let h = start().await;
+    let now = unix_now();
+    let ours = h
+        .provider
+        .keys()
+        .ring()
+        .signer(SigningAlg::Rs256, now)
+        .unwrap();
+    let (foreign, _) = SigningKey::generate(SigningAlg::Rs256).unwrap();
+    for (name, hint) in [
+        (
+            "foreign key",
+            id_token(&foreign, &h.issuer, "cockpit", "acct-42", now + 60),
+        ),
+        (
+            "other client",
+            id_token(&ours, &h.issuer, "sides", "acct-42", now + 60),
+        ),
+        (
+            "other issuer",
+            id_token(
+                &ours,
+                "https://evil.example",
+                "cockpit",
+                "acct-42",
+                now + 60,
+            ),
+        ),
+        ("not a JWT", "hint".to_owned()),
+    ] {
+        let mut p = base("cockpit");
+        p.push(("id_token_hint", &hint));
+        let loc = authorize_location(&authorize_url(&h, &p)).await;
+        assert!(loc.starts_with(CB), "{name}: {loc}");
+        assert_eq!(
+            query_param(&loc, "error").as_deref(),
+            Some("invalid_request"),
+            "{name}: {loc}"
+        );
+        assert!(query_param(&loc, "code").is_none(), "{name}");
+    }
+    // Our own ID token for this client, long expired, is still a hint (OIDC Core §3.1.2.1).
+    let mut p = base("cockpit");
+    let expired = id_token(&ours, &h.issuer, "cockpit", "acct-42", now - 3000);
+    p.push(("id_token_hint", &expired));
+    let loc = authorize_location(&authorize_url(&h, &p)).await;
+    assert!(query_param(&loc, "code").is_some(), "{loc}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_token_hint_is_compared_with_the_subject_its_client_sees_public_or_pairwise() {
+    use passerelle_oidc_provider::{Authorize, SigningAlg, unix_now};
+    let h = start().await;
+    let now = unix_now();
+    let key = h
+        .provider
+        .keys()
+        .ring()
+        .signer(SigningAlg::Rs256, now)
+        .unwrap();
+    for client in ["cockpit", "pairwise-app"] {
+        let c = h.provider.clients().get(client).unwrap();
+        let sub = h.provider.subject_for(c, "acct-42");
+        let hint = id_token(&key, &h.issuer, client, &sub, now + 60);
+        let mut p: Vec<(String, String)> = base(client)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        p.push(("id_token_hint".into(), hint));
+        let Authorize::Login(pending) = h.provider.authorize(&p).await.unwrap() else {
+            panic!("{client}: the request is valid");
+        };
+        assert_eq!(
+            pending.hint_subject.as_deref(),
+            Some(sub.as_str()),
+            "{client}"
+        );
+        assert!(
+            !h.provider.hint_names_other(&pending, "acct-42"),
+            "{client}"
+        );
+        assert!(h.provider.hint_names_other(&pending, "acct-43"), "{client}");
+    }
+    // No hint: nobody is excluded.
+    let p: Vec<(String, String)> = base("cockpit")
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let Authorize::Login(pending) = h.provider.authorize(&p).await.unwrap() else {
+        panic!("the request is valid");
+    };
+    assert!(!h.provider.hint_names_other(&pending, "anyone"));
+}

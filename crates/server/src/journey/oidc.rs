@@ -2,9 +2,11 @@
 //!
 //! The OIDC crate decides (valid request? redirect allowed?); this module renders: a
 //! request that cannot be trusted with a redirect is a page, never a redirect; a
-//! signed-in session that is fresh enough gets its code at once; `prompt=none` without
-//! a session is `login_required`; otherwise the request waits in the session while the
-//! user signs in. Logout needs the app's `id_token_hint` or the user's own click.
+//! signed-in session that is fresh enough gets its code at once — unless the app's
+//! `id_token_hint` names another user (compared as that app sees subjects, public or
+//! pairwise); `prompt=none` without a session, or with another user's, is
+//! `login_required`; otherwise the request waits in the session while the user signs in.
+//! Logout needs the app's `id_token_hint` or the user's own click.
 
 use std::net::SocketAddr;
 
@@ -15,7 +17,7 @@ use axum::response::Response;
 use passerelle_local_auth::Email;
 use passerelle_oidc_provider::{Authorize, OAuthError};
 
-use super::{Fields, resume};
+use super::{Fields, local_subject, resume};
 use crate::web::i18n::negotiate;
 use crate::web::page::{Cx, Fail, see_other};
 use crate::web::{App, Peer};
@@ -87,27 +89,39 @@ async fn authorize_inner(cx: &mut Cx, pairs: &[(String, String)]) -> Result<Resp
     }
     let auth_time = cx.session.record.user.as_ref().map(|u| u.auth_time);
     let fresh_enough = !pending.needs_login(auth_time, cx.now);
+    // The app's id_token_hint names someone else than the signed-in user.
+    let mut someone_else = false;
     if fresh_enough && let Some(user) = cx.session.record.user.clone() {
         let account = match Email::parse(&user.email) {
             Ok(email) => cx.app.local.account(&email).await.map_err(Fail::local)?,
             Err(_) => None,
         };
         // Only an account still active gets a code: one disabled since its sign-in does not.
-        if let Some(account) =
-            account.filter(|a| a.status == passerelle_local_auth::AccountStatus::Active)
-        {
-            cx.session.record.pending = Some(pending.id.clone());
-            return resume(cx, &account).await;
+        match account.filter(|a| a.status == passerelle_local_auth::AccountStatus::Active) {
+            Some(account)
+                if cx
+                    .app
+                    .oidc
+                    .hint_names_other(&pending, &local_subject(&account)) =>
+            {
+                // Never a code for this user when the app asked about another one.
+                someone_else = true;
+            }
+            Some(account) => {
+                cx.session.record.pending = Some(pending.id.clone());
+                return resume(cx, &account).await;
+            }
+            // The account is gone or disabled: sign in again.
+            None => cx.session.record.user = None,
         }
-        // The account is gone or disabled: sign in again.
-        cx.session.record.user = None;
     }
     if pending.prompt.none {
-        let redirect = cx
-            .app
-            .oidc
-            .deny(&pending.id, "login_required", "the user is not signed in")
-            .await?;
+        let why = if someone_else {
+            "the signed-in user is not the one id_token_hint names"
+        } else {
+            "the user is not signed in"
+        };
+        let redirect = cx.app.oidc.deny(&pending.id, "login_required", why).await?;
         return Ok(redirect.map_or_else(|| see_other("/login"), |r| see_other(&r)));
     }
     cx.session.record.pending = Some(pending.id.clone());
@@ -121,7 +135,8 @@ async fn authorize_inner(cx: &mut Cx, pairs: &[(String, String)]) -> Result<Resp
         cx.session.record.email = Some(hint.as_str().to_owned());
     }
     if auth_time.is_some() {
-        // prompt=login or max_age: the earlier sign-in does not count for this request.
+        // prompt=login, max_age or another user's hint: the earlier sign-in does not
+        // count for this request.
         cx.session.record.user = None;
     }
     Ok(see_other("/login"))
