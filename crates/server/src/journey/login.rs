@@ -257,6 +257,22 @@ fn code_page(
     )
 }
 
+/// What « Recevoir le code » and « Mot de passe oublié ? » answer for an address the
+/// fallback cannot serve: unknown and not-yet-activated look alike, as on the portal
+/// (which sends both to activation).
+fn not_sendable(e: LocalError, email: &Email) -> Fail {
+    match e {
+        LocalError::UnknownAccount | LocalError::NotActivated => Fail::page(
+            StatusCode::NOT_FOUND,
+            "error.no_account.title",
+            "error.no_account.body",
+        )
+        .arg("email", email.as_str())
+        .next("/activate", "action.activate"),
+        other => Fail::local(other),
+    }
+}
+
 /// `POST /login/code/send`: « Recevoir le code ».
 pub(crate) async fn code_send(
     State(app): State<App>,
@@ -274,7 +290,7 @@ pub(crate) async fn code_send(
             .local
             .send_code(&email, CodePurpose::Login, cx.t.lang(), &cx.client)
             .await
-            .map_err(Fail::local)?;
+            .map_err(|e| not_sendable(e, &email))?;
         Ok(see_other("/login/code"))
     })
 }
@@ -356,7 +372,7 @@ pub(crate) async fn forgot(
             .local
             .send_link(&email, LinkPurpose::PasswordReset, cx.t.lang(), &cx.client)
             .await
-            .map_err(Fail::local)?;
+            .map_err(|e| not_sendable(e, &email))?;
         let body = cx.t.fill("forgot.sent", &[("email", email.as_str())]);
         cx.message(
             "forgot.title",
