@@ -22,6 +22,9 @@ pub const CLIENT_ID: &str = "it-app";
 pub const CLIENT_SECRET: &str = "it-app-secret-with-enough-entropy-0123456789";
 /// The dev IdP's test user and the address its university gives.
 pub const USER: (&str, &str, &str) = ("alice", "alice-pw", "alice.durand@etu.univ-test.fr");
+/// A dev IdP user whose university asserts another university's address (pysaml2's
+/// user's): what a compromised or misconfigured IdP would send.
+pub const MALLORY: (&str, &str, &str) = ("mallory", "mallory-pw", PYSAML2_MAIL);
 
 /// Everything a deployment runs.
 pub struct Deployment {
@@ -141,7 +144,10 @@ impl Deployment {
             base_url: format!("http://127.0.0.1:{idp_port}"),
             name_fr: "Université de Test".into(),
             scope: "univ-test.fr".into(),
-            users: vec![user(USER.0, USER.1, USER.2)],
+            users: vec![
+                user(USER.0, USER.1, USER.2),
+                user(MALLORY.0, MALLORY.1, MALLORY.2),
+            ],
             sign_response: false,
             sp_encryption_cert_pem: Some(sp_encryption.cert_pem()),
             sp_signing_cert_pem: Some(sp_signing.cert_pem()),

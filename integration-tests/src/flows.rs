@@ -40,13 +40,34 @@ pub fn back_to_app(p: &Page, redirect_uri: &str) -> String {
 
 /// From the portal to the "link sent" page, through the dev IdP of a [`crate::deploy::Deployment`].
 pub async fn activate(b: &mut Browser, portal: &Page) -> Page {
+    activate_as(b, portal, USER.2, (USER.0, USER.1)).await
+}
+
+/// From the portal, typing `typed`, through the dev IdP signed in as `login`: the page
+/// the bridge shows after the university's answer.
+pub async fn activate_as(
+    b: &mut Browser,
+    portal: &Page,
+    typed: &str,
+    (login, password): (&str, &str),
+) -> Page {
     let select = b
         .post(
             "/login",
-            &[("csrf", &portal.field("csrf")), ("email", USER.2)],
+            &[("csrf", &portal.field("csrf")), ("email", typed)],
         )
         .await;
     ok(&select, 200, "Université de Test");
+    through_university(b, &select, (login, password)).await
+}
+
+/// From a page offering Université de Test (the institution list), through the dev IdP
+/// signed in as `login`: the page the bridge shows after the university's answer.
+pub async fn through_university(
+    b: &mut Browser,
+    select: &Page,
+    (login, password): (&str, &str),
+) -> Page {
     let start = select
         .links()
         .into_iter()
@@ -61,8 +82,8 @@ pub async fn activate(b: &mut Browser, portal: &Page) -> Page {
             &[
                 ("SAMLRequest", &form.field("SAMLRequest")),
                 ("RelayState", &form.field("RelayState")),
-                ("login", USER.0),
-                ("password", USER.1),
+                ("login", login),
+                ("password", password),
             ],
         )
         .await;

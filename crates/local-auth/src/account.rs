@@ -41,7 +41,7 @@ pub struct FederatedId {
 }
 
 impl FederatedId {
-    fn digest(&self) -> String {
+    pub(crate) fn digest(&self) -> String {
         let mut h = Sha256::new();
         for part in [self.idp.as_bytes(), self.subject.as_bytes()] {
             h.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
@@ -135,7 +135,7 @@ impl LocalAuth {
         Ok(account.filter(|a| a.federated.as_ref() == Some(id)))
     }
 
-    async fn save(&self, account: &Account) -> Result<(), Error> {
+    pub(crate) async fn save(&self, account: &Account) -> Result<(), Error> {
         Ok(self
             .store
             .set(&keys::account(&account.email), account, Expiry::Never)

@@ -13,6 +13,9 @@
 //! - [`link`]: magic links for activation and password reset — hashed, single use,
 //!   purpose-bound, re-sendable without invalidating what is already in the mailbox.
 //! - [`throttle`]: fixed-window limits per account and per client address.
+//! - [`vouch`]: a university's word for an address: an activation link naming the
+//!   institution, the identity linked only when the link is confirmed in the browser
+//!   that did the SAML login.
 //! - [`mailer`]: French/English text+HTML messages sent through lettre (SMTP) or written
 //!   to a file outbox.
 //! - [`LocalAuth`]: the facade that ties these to one [`passerelle_store::Store`].
@@ -33,6 +36,7 @@ pub mod mailer;
 pub mod policy;
 pub mod secret;
 pub mod throttle;
+pub mod vouch;
 
 mod facade;
 
@@ -47,3 +51,4 @@ pub use link::{IssuedLink, LinkGrant, LinkPurpose};
 pub use mailer::{Lang, Mail, Mailer, MailerConfig, SmtpConfig, SmtpSecurity};
 pub use policy::{PasswordPolicy, Rule};
 pub use throttle::Limit;
+pub use vouch::{Vouch, Vouched};

@@ -24,6 +24,7 @@ use crate::facade::LocalAuth;
 use crate::hasher::Password;
 use crate::mailer::{Lang, Mail};
 use crate::secret::{random_token, token_digest};
+use crate::vouch::Vouch;
 use crate::{keys, throttle};
 
 /// How long after expiry a link still reads "expired", and how long a tombstone stays.
@@ -82,6 +83,9 @@ pub struct LinkInfo {
 pub struct LinkGrant {
     email: Email,
     purpose: LinkPurpose,
+    /// The university's word the link carries, if it came from one.
+    #[serde(default)]
+    vouch: Option<Vouch>,
 }
 
 impl LinkGrant {
@@ -96,6 +100,12 @@ impl LinkGrant {
     pub fn purpose(&self) -> LinkPurpose {
         self.purpose
     }
+
+    /// The university's word the link carries (see [`LocalAuth::bind_vouched`]).
+    #[must_use]
+    pub fn vouch(&self) -> Option<&Vouch> {
+        self.vouch.as_ref()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -104,6 +114,8 @@ struct LinkRecord {
     purpose: LinkPurpose,
     issued_at: Timestamp,
     expires_at: Timestamp,
+    #[serde(default)]
+    vouch: Option<Vouch>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -133,6 +145,16 @@ impl LocalAuth {
         purpose: LinkPurpose,
         client: &str,
     ) -> Result<IssuedLink, Error> {
+        self.issue_link_with(email, purpose, client, None).await
+    }
+
+    async fn issue_link_with(
+        &self,
+        email: &Email,
+        purpose: LinkPurpose,
+        client: &str,
+        vouch: Option<Vouch>,
+    ) -> Result<IssuedLink, Error> {
         throttle::hit(
             &self.store,
             &keys::throttle_client(client, "link"),
@@ -161,6 +183,7 @@ impl LocalAuth {
             purpose,
             issued_at: now,
             expires_at: now.plus(ttl),
+            vouch,
         };
         self.store
             .set(
@@ -189,12 +212,28 @@ impl LocalAuth {
         lang: Lang,
         client: &str,
     ) -> Result<Timestamp, Error> {
-        let link = self.issue_link(email, purpose, client).await?;
+        self.send_link_with(email, purpose, lang, client, None)
+            .await
+    }
+
+    /// [`LocalAuth::send_link`], the link carrying a university's word (the mail names
+    /// the institution that asked).
+    pub(crate) async fn send_link_with(
+        &self,
+        email: &Email,
+        purpose: LinkPurpose,
+        lang: Lang,
+        client: &str,
+        vouch: Option<Vouch>,
+    ) -> Result<Timestamp, Error> {
+        let institution = vouch.as_ref().map(|v| v.institution.clone());
+        let link = self.issue_link_with(email, purpose, client, vouch).await?;
         let valid_for = self.link_ttl(purpose);
         let mail = match purpose {
             LinkPurpose::Activation => Mail::Activation {
                 url: link.url,
                 valid_for,
+                institution,
             },
             LinkPurpose::PasswordReset => Mail::PasswordReset {
                 url: link.url,
@@ -298,6 +337,7 @@ impl LocalAuth {
         Ok(LinkGrant {
             email: record.email,
             purpose,
+            vouch: record.vouch,
         })
     }
 

@@ -93,6 +93,7 @@ async fn implicit_tls_delivers_an_english_activation_link() {
     let mail = Mail::Activation {
         url: "https://login.example.fr/link/tok".into(),
         valid_for: Duration::from_secs(86_400),
+        institution: Some("University of Limoges".into()),
     };
     mailer
         .send(&email("a@etu.unilim.fr"), Lang::En, &mail)
@@ -105,6 +106,11 @@ async fn implicit_tls_delivers_an_english_activation_link() {
     let text = parsed.body_text(0).unwrap();
     assert!(
         text.contains("https://login.example.fr/link/tok") && text.contains("24 hours"),
+        "{text}"
+    );
+    // The mail names the institution that asked.
+    assert!(
+        text.contains("University of Limoges has confirmed"),
         "{text}"
     );
     assert!(

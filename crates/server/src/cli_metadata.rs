@@ -3,7 +3,8 @@
 //! - `verify FILE --cert PEM…`: signature against the given certificates, validity as of
 //!   `--now`; prints the counts, exits non-zero with the reason otherwise.
 //! - `list FILE`: one IdP per line (entityID, French name, scopes), or JSON.
-//! - `search FILE TEXT` / `--email ADDRESS`: what the discovery page would offer.
+//! - `search FILE TEXT` / `--email ADDRESS`: what the discovery page would offer (with
+//!   `--config`, counting the operator's `[[saml.mail_domains]]` as `serve` does).
 //!
 //! `list` and `search` read the file without checking its signature (they are look-up
 //! tools); they warn when the file is past its validUntil as of `--now`.
@@ -64,6 +65,9 @@ pub(crate) enum MetadataCommand {
         /// Warn relative to this instant (RFC 3339).
         #[arg(long)]
         now: Option<String>,
+        /// A configuration whose `[[saml.mail_domains]]` also count (what `serve` does).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -165,9 +169,17 @@ pub(crate) fn run(cmd: MetadataCommand) -> anyhow::Result<()> {
             lang,
             json,
             now,
+            config,
         } => {
             let agg = parse_unverified(&file, now.as_deref())?;
-            let dir = Directory::new(&agg.idps);
+            let mail_domains = match config {
+                Some(path) => crate::config::Config::load(&path)?
+                    .saml
+                    .mail_domains()
+                    .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?,
+                None => passerelle_saml_sp::authority::MailDomains::none(),
+            };
+            let dir = Directory::with_mail_domains(&agg.idps, &mail_domains);
             let found = match (text, email) {
                 (_, Some(address)) => dir.for_email(&address, &lang),
                 (Some(text), None) => dir.search(&text, &lang, 50),

@@ -172,6 +172,40 @@ pub(crate) struct SamlConfig {
     /// Tolerated clock difference with IdPs, seconds.
     #[serde(default = "default_skew")]
     pub clock_skew_secs: u64,
+    /// Mail domains an IdP speaks for beyond its `shibmd:Scope`s (a university whose
+    /// addresses are not under its scope).
+    #[serde(default)]
+    pub mail_domains: Vec<MailDomainsConfig>,
+}
+
+/// `[[saml.mail_domains]]`: one IdP's extra mail domains.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MailDomainsConfig {
+    /// The IdP's entityID, as in the federation's metadata.
+    pub idp: String,
+    /// Domains whose addresses (and their subdomains') it may vouch for.
+    pub domains: Vec<String>,
+}
+
+impl SamlConfig {
+    /// The operator's mail domains, checked.
+    pub(crate) fn mail_domains(
+        &self,
+    ) -> Result<passerelle_saml_sp::authority::MailDomains, (String, String)> {
+        let mut all = passerelle_saml_sp::authority::MailDomains::none();
+        for (i, m) in self.mail_domains.iter().enumerate() {
+            if m.domains.is_empty() {
+                return Err((
+                    format!("saml.mail_domains[{i}].domains"),
+                    "list at least one domain".into(),
+                ));
+            }
+            all.add(&m.idp, &m.domains)
+                .map_err(|e| (format!("saml.mail_domains[{i}].domains"), e.to_string()))?;
+        }
+        Ok(all)
+    }
 }
 
 /// `[saml.keys]`: PEM files.
@@ -530,6 +564,7 @@ impl Config {
                 return bad(&key("certs"), "at least one pinned certificate".into());
             }
         }
+        self.saml.mail_domains()?;
         for (i, c) in self.oidc.clients.iter().enumerate() {
             if let Err(e) = passerelle_oidc_provider::Registry::new(std::slice::from_ref(c)) {
                 // Name the field, so that the error points at its line.

@@ -131,7 +131,11 @@ fn federation(config: &Config) -> anyhow::Result<Federation> {
             max_bytes: f.max_size_mib.saturating_mul(1 << 20),
         });
     }
-    Ok(Federation::new(sources, config.saml.cache_dir.clone())?)
+    let mail_domains = config
+        .saml
+        .mail_domains()
+        .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+    Ok(Federation::new(sources, config.saml.cache_dir.clone())?.with_mail_domains(mail_domains))
 }
 
 /// The local fallback from the configuration.

@@ -55,6 +55,8 @@ pub enum Mail {
         url: String,
         /// Its validity.
         valid_for: Duration,
+        /// The institution that vouched for the address (named in the mail), if any.
+        institution: Option<String>,
     },
     /// The password-reset link.
     PasswordReset {

@@ -72,10 +72,20 @@ pub(crate) fn texts(lang: Lang, mail: &Mail, support_url: &str) -> Texts {
         support_url: support_url.to_owned(),
     };
     match (mail, lang) {
-        (Mail::Activation { url, valid_for }, Lang::Fr) => {
+        (
+            Mail::Activation {
+                url,
+                valid_for,
+                institution,
+            },
+            Lang::Fr,
+        ) => {
             t.subject = "Activez votre compte UNESS".into();
             t.paragraphs = vec![
-                "Votre établissement a confirmé votre identité. Pour terminer l'activation de votre compte UNESS, créez votre mot de passe en suivant ce lien :".into(),
+                match institution {
+                    Some(name) => format!("{name} a confirmé votre identité et demandé l'activation de votre compte UNESS pour cette adresse. Pour la terminer, créez votre mot de passe en suivant ce lien :"),
+                    None => "Votre établissement a confirmé votre identité. Pour terminer l'activation de votre compte UNESS, créez votre mot de passe en suivant ce lien :".into(),
+                },
             ];
             t.action_url = Some(url.clone());
             t.action_label = "Créer mon mot de passe UNESS";
@@ -84,10 +94,20 @@ pub(crate) fn texts(lang: Lang, mail: &Mail, support_url: &str) -> Texts {
                 duration(lang, *valid_for)
             );
         }
-        (Mail::Activation { url, valid_for }, Lang::En) => {
+        (
+            Mail::Activation {
+                url,
+                valid_for,
+                institution,
+            },
+            Lang::En,
+        ) => {
             t.subject = "Activate your UNESS account".into();
             t.paragraphs = vec![
-                "Your institution has confirmed your identity. To finish activating your UNESS account, create your password by following this link:".into(),
+                match institution {
+                    Some(name) => format!("{name} has confirmed your identity and asked for your UNESS account to be activated for this address. To finish, create your password by following this link:"),
+                    None => "Your institution has confirmed your identity. To finish activating your UNESS account, create your password by following this link:".into(),
+                },
             ];
             t.action_url = Some(url.clone());
             t.action_label = "Create my UNESS password";

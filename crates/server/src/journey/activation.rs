@@ -7,6 +7,12 @@
 //! stores the result under the flow; it then sends the browser (a top-level GET, which
 //! carries the cookie) to `/saml/continue`, which takes the result once and only for
 //! the bound session. Nothing grants access before the ACS's checks passed.
+//!
+//! What the university vouched for is used only if it speaks for the address (its
+//! scopes, or the mail domains the operator lists for it: checked by the ACS). Then
+//! `passerelle-local-auth`'s `vouch` signs in the account already linked to that
+//! identity, or mails a link naming the institution; the identity is linked only when
+//! that link is confirmed in this same browser (`links.rs`).
 
 use askama::Template;
 use axum::Json;
@@ -15,7 +21,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use passerelle_local_auth::{AccountStatus, Email, FederatedId, LinkPurpose, Profile};
+use passerelle_local_auth::{Email, FederatedId, Profile, Vouch};
 use passerelle_oidc_provider::Amr;
 use passerelle_saml_sp::acs::{AcsRequest, Identity, Rejection, consume};
 use passerelle_saml_sp::directory::Institution;
@@ -40,6 +46,9 @@ struct Vouched {
     idp: String,
     subject: String,
     mail: Option<String>,
+    /// An address the university asserted but does not speak for.
+    #[serde(default)]
+    refused_mail: Option<String>,
     display_name: Option<String>,
     given_name: Option<String>,
     family_name: Option<String>,
@@ -53,6 +62,7 @@ impl From<Identity> for Vouched {
             idp: i.idp.as_str().to_owned(),
             subject: i.subject,
             mail: i.mail,
+            refused_mail: i.refused_mail,
             display_name: i.display_name,
             given_name: i.given_name,
             family_name: i.family_name,
@@ -357,50 +367,75 @@ pub(crate) async fn saml_continue(
             return Err(expired());
         };
         cx.session.record.force_authn = false;
+        let institution = cx
+            .app
+            .federation
+            .snapshot()
+            .idp(&v.idp)
+            .map_or_else(|| v.idp.clone(), |i| i.name(cx.t.tag()).to_owned());
         let Some(email) = v.mail.as_deref().and_then(|m| Email::parse(m).ok()) else {
+            if let Some(refused) = &v.refused_mail {
+                // Logged by the ACS with the IdP; the user is told what happened.
+                return Err(Fail::page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "error.foreign_mail.title",
+                    "error.foreign_mail.body",
+                )
+                .arg("institution", institution)
+                .arg("email", refused.clone())
+                .next("/activate", "action.choose_again"));
+            }
             return Err(Fail::page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "error.no_mail.title",
                 "error.no_mail.body",
             ));
         };
-        let fed = FederatedId {
-            idp: v.idp.clone(),
-            subject: v.subject.clone(),
+        let vouch = Vouch {
+            federated: FederatedId {
+                idp: v.idp.clone(),
+                subject: v.subject.clone(),
+            },
+            profile: Profile {
+                display_name: v.display_name.clone(),
+                given_name: v.given_name.clone(),
+                family_name: v.family_name.clone(),
+                institution: v.institution.clone(),
+                affiliations: v.affiliations.clone(),
+            },
+            institution,
+            browser: Sessions::binding(&cx.session),
         };
-        let profile = Profile {
-            display_name: v.display_name.clone(),
-            given_name: v.given_name.clone(),
-            family_name: v.family_name.clone(),
-            institution: v.institution.clone(),
-            affiliations: v.affiliations.clone(),
-        };
-        let account = cx
+        let outcome = cx
             .app
             .local
-            .register_federated(&email, &fed, profile)
+            .vouch(&email, vouch, cx.t.lang(), &cx.client)
             .await
-            .map_err(Fail::local)?;
+            .map_err(|e| {
+                if matches!(e, passerelle_local_auth::Error::IdentityConflict) {
+                    tracing::warn!(idp = %v.idp, reason = "identity_conflict", "university sign-in refused: the address or the identity is linked to another account");
+                }
+                Fail::local(e)
+            })?;
         cx.session.record.email = Some(email.as_str().to_owned());
-        if account.status == AccountStatus::Active {
-            // « Se connecter avec mon université » for an activated account.
-            return signed_in(cx, &account, Amr::Fed).await;
+        match outcome {
+            // « Se connecter avec mon université » for an account linked to this identity.
+            passerelle_local_auth::Vouched::SignedIn(account) => {
+                signed_in(cx, &account, Amr::Fed).await
+            }
+            passerelle_local_auth::Vouched::LinkSent { .. } => {
+                let sent = cx.t.fill("sent.body", &[("email", email.as_str())]);
+                cx.message(
+                    "sent.title",
+                    vec![
+                        sent,
+                        cx.t.get("sent.keep").to_owned(),
+                        cx.t.get("sent.delay").to_owned(),
+                    ],
+                    None,
+                )
+            }
         }
-        cx.app
-            .local
-            .send_link(&email, LinkPurpose::Activation, cx.t.lang(), &cx.client)
-            .await
-            .map_err(Fail::local)?;
-        let sent = cx.t.fill("sent.body", &[("email", email.as_str())]);
-        cx.message(
-            "sent.title",
-            vec![
-                sent,
-                cx.t.get("sent.keep").to_owned(),
-                cx.t.get("sent.delay").to_owned(),
-            ],
-            None,
-        )
     })
 }
 

@@ -4,13 +4,19 @@
 //! consumes the link and puts the right to set a password in the session; the form
 //! then shows the policy as a checklist (ticked live by `password.js`; the server's
 //! check is the authority and lists every unmet rule).
+//!
+//! A link a university's sign-in asked for carries that university's word: confirmed
+//! in the browser that did the sign-in, it links the identity to the account (an
+//! already active account is then signed in, nothing more to set); confirmed in
+//! another browser, it only lets the mailbox owner set a password.
 
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use passerelle_local_auth::{Error as LocalError, LinkPurpose, Password, Rule};
+use passerelle_local_auth::{AccountStatus, Error as LocalError, LinkPurpose, Password, Rule};
+use passerelle_oidc_provider::Amr;
 
 use super::Fields;
 use crate::page;
@@ -174,6 +180,17 @@ pub(crate) async fn confirm_post(
             .await
             .map_err(Fail::local)?;
         cx.session.record.email = Some(grant.email().as_str().to_owned());
+        let browser = crate::web::session::Sessions::binding(&cx.session);
+        let linked = cx
+            .app
+            .local
+            .bind_vouched(&grant, &browser)
+            .await
+            .map_err(Fail::local)?;
+        if let Some(account) = linked.filter(|a| a.status == AccountStatus::Active) {
+            // University sign-in and mailbox both proven in this browser.
+            return super::signed_in(cx, &account, Amr::Fed).await;
+        }
         cx.session.record.grant = Some(grant);
         Ok(see_other("/password/new"))
     })
