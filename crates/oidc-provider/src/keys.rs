@@ -8,6 +8,10 @@
 //! a key derived with HKDF from the provider secret), so a store dump does not give the
 //! private keys away. Rotation: a new key is published at once and signs only from
 //! `signs_from`; a superseded key stays in `/jwks` until every token it signed has expired.
+//! A store that lost the key set (emptied, or replaced without persistence) gets back, at
+//! the next [`Keys::refresh`], the sealed keys this instance still holds — keys already
+//! published, so instances starting afterwards publish what the running ones sign with —
+//! and a new key only for an algorithm nobody holds any more; that is logged as an error.
 //! Private key bytes never appear in `Debug`, logs or errors.
 
 use std::sync::Arc;
@@ -257,6 +261,31 @@ struct Loaded {
     key: Arc<SigningKey>,
     published_at: i64,
     signs_from: i64,
+    /// The sealed form, to put back in a store that lost it.
+    stored: StoredKey,
+}
+
+/// Whether a key of `alg` signing from `signs_from` is retired at `now` among `keys`
+/// (algorithm, signs from): a newer key of its algorithm has signed for longer than any
+/// token lives.
+fn superseded(
+    alg: SigningAlg,
+    signs_from: i64,
+    mut keys: impl Iterator<Item = (SigningAlg, i64)>,
+    now: i64,
+    max_token_lifetime: i64,
+) -> bool {
+    keys.any(|(a, from)| {
+        a == alg && from > signs_from && from.saturating_add(max_token_lifetime) <= now
+    })
+}
+
+/// What a stored key set lacks of what this instance needs.
+struct Gap {
+    /// Keys this instance holds, still published, absent from the store.
+    held: Vec<StoredKey>,
+    /// Algorithms with no key at all, stored or held.
+    algs: Vec<SigningAlg>,
 }
 
 /// Where a key stands.
@@ -359,13 +388,13 @@ impl KeyRing {
     }
 
     fn is_retired(&self, k: &Loaded, now: i64, max_token_lifetime: i64) -> bool {
-        // Retired once a newer key of its algorithm has signed for longer than any token
-        // lives.
-        self.keys.iter().any(|n| {
-            n.key.alg == k.key.alg
-                && n.signs_from > k.signs_from
-                && n.signs_from.saturating_add(max_token_lifetime) <= now
-        })
+        superseded(
+            k.key.alg,
+            k.signs_from,
+            self.keys.iter().map(|n| (n.key.alg, n.signs_from)),
+            now,
+            max_token_lifetime,
+        )
     }
 }
 
@@ -375,6 +404,8 @@ pub struct Keys {
     seal: LessSafeKey,
     ring: ArcSwap<KeyRing>,
     max_token_lifetime: i64,
+    /// The algorithms this provider signs with (one key each at least).
+    algs: Vec<SigningAlg>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -420,6 +451,7 @@ impl Keys {
             seal,
             ring: ArcSwap::from_pointee(KeyRing::default()),
             max_token_lifetime,
+            algs: algs.to_vec(),
         };
         let doc: StoredKeys = keys.store.get(&doc_key()).await?.unwrap_or_default();
         let missing: Vec<SigningAlg> = algs
@@ -430,6 +462,12 @@ impl Keys {
         if missing.is_empty() {
             keys.install(&doc)?;
         } else {
+            let names: Vec<&str> = missing.iter().map(|a| a.as_str()).collect();
+            tracing::warn!(
+                algs = %names.join(" "),
+                stored = doc.keys.len(),
+                "no signing key of these algorithms in the store: making them (a first start, or a store that lost its keys)"
+            );
             keys.update(|doc| {
                 for alg in &missing {
                     if !doc.keys.iter().any(|k| k.alg == *alg) {
@@ -460,13 +498,10 @@ impl Keys {
             let new = self.new_stored(alg, now, now.saturating_add(publish_ahead))?;
             kid.clone_from(&new.kid);
             doc.keys.push(new);
-            let snapshot = doc.keys.clone();
+            let snapshot: Vec<(SigningAlg, i64)> =
+                doc.keys.iter().map(|k| (k.alg, k.signs_from)).collect();
             doc.keys.retain(|k| {
-                !snapshot.iter().any(|n| {
-                    n.alg == k.alg
-                        && n.signs_from > k.signs_from
-                        && n.signs_from.saturating_add(lifetime) <= now
-                })
+                !superseded(k.alg, k.signs_from, snapshot.iter().copied(), now, lifetime)
             });
             Ok(())
         })
@@ -474,19 +509,97 @@ impl Keys {
         Ok(kid)
     }
 
-    /// Re-reads the key set from the store (other instances may have rotated).
+    /// Re-reads the key set from the store (other instances may have rotated). When the
+    /// store lacks keys this instance holds and still publishes (it was emptied, or
+    /// replaced without persistence), they are put back; an algorithm left with no key
+    /// at all gets a new one. Either is logged as an error.
     ///
     /// # Errors
     /// Store or unsealing errors; the current ring stays in use.
     pub async fn refresh(&self) -> Result<(), Error> {
         let doc: StoredKeys = self.store.get(&doc_key()).await?.unwrap_or_default();
-        self.install(&doc)
+        let now = crate::provider::unix_now();
+        let gap = self.gap(&doc, now);
+        if gap.held.is_empty() && gap.algs.is_empty() {
+            return self.install(&doc);
+        }
+        let mut restored: Vec<String> = Vec::new();
+        let mut created: Vec<&'static str> = Vec::new();
+        self.update(|doc| {
+            // Looked at again under the lock: another instance may have mended it first.
+            let gap = self.gap(doc, now);
+            for k in gap.held {
+                restored.push(k.kid.clone());
+                doc.keys.push(k);
+            }
+            for alg in gap.algs {
+                // Nobody holds a key of this algorithm any more: none signs it to wait for.
+                doc.keys.push(self.new_stored(alg, now, now)?);
+                created.push(alg.as_str());
+            }
+            Ok(())
+        })
+        .await?;
+        if !restored.is_empty() || !created.is_empty() {
+            tracing::error!(
+                restored = %restored.join(" "),
+                created = %created.join(" "),
+                "signing keys were missing from the store (emptied, or replaced without persistence): the keys this instance holds are back in it, new ones made where none was left"
+            );
+        }
+        Ok(())
+    }
+
+    /// What `doc` lacks at `now`: the held keys it does not have (unless retired among
+    /// both sets), and the algorithms with no key anywhere.
+    fn gap(&self, doc: &StoredKeys, now: i64) -> Gap {
+        let ring = self.ring();
+        let everyone = || {
+            doc.keys
+                .iter()
+                .map(|k| (k.alg, k.signs_from))
+                .chain(ring.keys.iter().map(|l| (l.key.alg, l.signs_from)))
+        };
+        let held: Vec<StoredKey> = ring
+            .keys
+            .iter()
+            .filter(|l| !doc.keys.iter().any(|k| k.kid == l.key.kid))
+            .filter(|l| {
+                !superseded(
+                    l.key.alg,
+                    l.signs_from,
+                    everyone(),
+                    now,
+                    self.max_token_lifetime,
+                )
+            })
+            .map(|l| l.stored.clone())
+            .collect();
+        let algs = self
+            .algs
+            .iter()
+            .copied()
+            .filter(|a| !doc.keys.iter().chain(&held).any(|k| k.alg == *a))
+            .collect();
+        Gap { held, algs }
     }
 
     /// The keys as of the last load.
     #[must_use]
     pub fn ring(&self) -> Arc<KeyRing> {
         self.ring.load_full()
+    }
+
+    /// The algorithms, among those this provider signs with, that no key can sign at
+    /// `now` (empty when all can): the server is not ready while any is listed.
+    #[must_use]
+    pub fn unable_to_sign(&self, now: i64) -> Vec<SigningAlg> {
+        let ring = self.ring();
+        self.algs
+            .iter()
+            .copied()
+            .filter(|a| ring.signer(*a, now).is_none())
+            .collect()
     }
 
     /// The longest lifetime of a token signed by these keys, seconds.
@@ -543,6 +656,7 @@ impl Keys {
                     key: Arc::new(SigningKey::from_der(&k.kid, k.alg, &der)?),
                     published_at: k.published_at,
                     signs_from: k.signs_from,
+                    stored: k.clone(),
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;

@@ -7,6 +7,8 @@
     clippy::indexing_slicing
 )] // test code
 
+mod support;
+
 use openidconnect::JsonWebKey as _;
 use passerelle_oidc_provider::{Keys, SigningAlg};
 use passerelle_store::Store;
@@ -108,4 +110,84 @@ fn every_algorithm_signs_what_its_public_jwk_verifies() {
                 .is_err()
         );
     }
+}
+
+#[tokio::test]
+async fn a_key_set_whose_keys_sign_only_later_says_which_algorithms_cannot_sign() {
+    let redis = redis_url().unwrap();
+    let store = Store::open(&redis.url(), &unique("keys-later")).unwrap();
+    let keys = Keys::open(store, &[4u8; 32], &ALL, 300, 1000)
+        .await
+        .unwrap();
+    // What /readyz reports: before its keys' first instant, nothing can sign.
+    let mut none = keys.unable_to_sign(999);
+    none.sort_by_key(|a| a.as_str());
+    let mut all = ALL.to_vec();
+    all.sort_by_key(|a| a.as_str());
+    assert_eq!(none, all);
+    assert!(keys.unable_to_sign(1000).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_keys_lost_from_the_store_are_put_back_and_tokens_are_still_signed() {
+    use passerelle_oidc_provider::unix_now;
+    use support::*;
+    let mut h = start_restartable().await;
+    let token_url = format!("{}/token", h.issuer);
+    let token = |code: String| {
+        let url = token_url.clone();
+        async move {
+            post_form(
+                &url,
+                Some(("cockpit", SECRET)),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", "https://app.example/cb"),
+                    ("code_verifier", VERIFIER),
+                ],
+            )
+            .await
+        }
+    };
+    let (s, t) = token(pkce_code(&h, "cockpit").await).await;
+    assert_eq!(s, 200, "{t}");
+    let before = kids(h.provider.keys(), unix_now());
+
+    // Redis replaced without persistence: the sealed key set is gone from the store.
+    h.empty_store();
+    // The minute's refresh every instance runs (the connection may need a retry).
+    let mut refreshed = Err(None);
+    for _ in 0..50 {
+        match h.provider.keys().refresh().await {
+            Ok(()) => {
+                refreshed = Ok(());
+                break;
+            }
+            Err(e) => refreshed = Err(Some(e.to_string())),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    refreshed.unwrap();
+    assert!(h.provider.keys().unable_to_sign(unix_now()).is_empty());
+    let (s, t) = token(pkce_code(&h, "cockpit").await).await;
+    assert_eq!(s, 200, "tokens are still signed: {t}");
+
+    // The keys it signs with are back in the store: an instance starting now publishes
+    // them (and makes none of its own), so every /jwks shows the signing key.
+    let other = Keys::open(h.store.clone(), &[7u8; 32], &ALL, 300, unix_now())
+        .await
+        .unwrap();
+    assert_eq!(kids(&other, unix_now()), before);
+    let header = t["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
+    )
+    .unwrap();
+    assert!(before.contains(&header["kid"].as_str().unwrap().to_owned()));
 }

@@ -13,7 +13,7 @@ use passerelle_oidc_provider::{
     UserClaims, hash_secret, router, unix_now,
 };
 use passerelle_store::Store;
-use passerelle_testkit::redis::{TestRedis, redis_url};
+use passerelle_testkit::redis::{RedisServer, TestRedis, redis_url};
 
 /// At least `MIN_SECRET_CHARS` (32) characters: shorter ones are refused when presented.
 pub const SECRET: &str = "cockpit-secret-0123456789-abcdefgh";
@@ -126,8 +126,32 @@ pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Harness {
 }
 
 pub async fn start_full(tweak: impl FnOnce(&mut Settings), clients: Vec<ClientConfig>) -> Harness {
+    start_on(redis_url().expect("redis"), tweak, clients).await
+}
+
+/// A harness on a Redis of its own, which [`Harness::empty_store`] can empty.
+pub async fn start_restartable() -> Harness {
+    let redis = RedisServer::start().expect("redis-server");
+    start_on(TestRedis::Owned(redis), |_| {}, clients()).await
+}
+
+impl Harness {
+    /// Restarts the harness's own Redis, empty (it keeps nothing on disk): a store
+    /// replaced without persistence.
+    pub fn empty_store(&mut self) {
+        match &mut self._redis {
+            TestRedis::Owned(server) => server.restart().expect("redis restart"),
+            TestRedis::External(_) => panic!("start_restartable owns its Redis"),
+        }
+    }
+}
+
+async fn start_on(
+    redis: TestRedis,
+    tweak: impl FnOnce(&mut Settings),
+    clients: Vec<ClientConfig>,
+) -> Harness {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let redis = redis_url().expect("redis");
     let prefix = format!("t{}", unix_now_nanos());
     let store = Store::open(&redis.url(), &prefix).expect("store");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -184,8 +184,9 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// `GET /readyz`: 200 when the store answers and every federation feed serves data;
-/// the body lists what is degraded (a stale feed is served, and reported).
+/// `GET /readyz`: 200 when the store answers, every federation feed serves data and an
+/// OIDC key signs for each algorithm; the body lists what is degraded (a stale feed is
+/// served, and reported).
 async fn readyz(State(app): State<App>) -> (StatusCode, String) {
     let mut lines = Vec::new();
     let mut ready = true;
@@ -202,6 +203,19 @@ async fn readyz(State(app): State<App>) -> (StatusCode, String) {
             Ok(None) => lines.push("store persistence: unknown (CONFIG GET refused)".to_owned()),
             Ok(Some(true)) | Err(_) => {}
         }
+    }
+    // Tokens need a key that signs now, for every algorithm the provider uses.
+    let unsigned = app
+        .oidc
+        .keys()
+        .unable_to_sign(passerelle_oidc_provider::unix_now());
+    if unsigned.is_empty() {
+        lines.push("oidc signing keys: ok".to_owned());
+    } else {
+        let algs: Vec<&str> = unsigned.iter().map(|a| a.as_str()).collect();
+        tracing::warn!(algs = %algs.join(" "), "readiness: no signing key can sign");
+        ready = false;
+        lines.push(format!("oidc signing keys: none signs {}", algs.join(", ")));
     }
     for s in &app.federation.snapshot().sources {
         let state = match (&s.error, s.idps, s.stale) {
