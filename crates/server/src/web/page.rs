@@ -364,11 +364,17 @@ impl Cx {
                 .deadline
                 .saturating_duration_since(tokio::time::Instant::now())
                 .max(SAVE_FLOOR);
-            let saved = tokio::time::timeout(left, self.app.sessions.save(&mut self.session));
+            let sessions = &self.app.sessions;
+            let (session, client) = (&mut self.session, self.client.as_str());
+            let saved = tokio::time::timeout(left, async {
+                // A first stored anonymous session counts against its address.
+                sessions.admit(session, client).await.map_err(Fail::local)?;
+                sessions.save(session).await.map_err(Fail::from)
+            });
             match saved.await {
                 Ok(Ok(Some(cookie))) => self.cookies.push(cookie),
                 Ok(Ok(None)) => {}
-                Ok(Err(e)) => return render_fail(&self.app, &self.t, Fail::from(e), &self.here),
+                Ok(Err(fail)) => return render_fail(&self.app, &self.t, fail, &self.here),
                 Err(_) => {
                     tracing::warn!("store unavailable: the session save ran out of time");
                     return render_fail(&self.app, &self.t, Fail::unavailable(), &self.here);

@@ -2,11 +2,15 @@
 //!
 //! The cookie `__Host-passerelle` (Secure, HttpOnly, SameSite=Lax, Path=/) carries 256
 //! random bits; the store keeps the record under the id's SHA-256, so a store dump holds
-//! no usable session. Anonymous sessions live an hour (they carry the journey: pending
-//! authorization, typed address, CSRF token); signed-in sessions have an idle and an
-//! absolute lifetime. Every sign-in gets a new id (no fixation). This module never
-//! logs an id and never trusts a record it cannot read (a corrupted record is a new
-//! session).
+//! no usable session. Nothing is stored for a visitor until a step needs state (a typed
+//! address, a pending authorization, a language, a sign-in): until then the cookie is
+//! the whole session, and its CSRF token is derived from the id (a digest: the token in
+//! the page cannot give the id back, and only the holder of the cookie can match it).
+//! Each address may start at most [`NEW_PER_ADDRESS`] stored anonymous sessions per
+//! window, which bounds what one client can make the store hold. Anonymous sessions
+//! live an hour; signed-in sessions have an idle and an absolute lifetime. Every
+//! sign-in gets a new id (no fixation). This module never logs an id and never trusts
+//! a record it cannot read (a corrupted record is a new session).
 
 use std::time::Duration;
 
@@ -14,7 +18,7 @@ use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use passerelle_local_auth::{Lang, LinkGrant};
+use passerelle_local_auth::{Lang, Limit, LinkGrant};
 use passerelle_oidc_provider::Amr;
 use passerelle_store::{Expiry, Key, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -62,13 +66,33 @@ pub(crate) struct Record {
     pub force_authn: bool,
 }
 
+impl Record {
+    /// Whether the record holds anything a later step needs (else nothing is stored).
+    fn holds_state(&self) -> bool {
+        self.user.is_some()
+            || self.email.is_some()
+            || self.pending.is_some()
+            || self.grant.is_some()
+            || self.force_authn
+            || self.lang.is_some()
+    }
+}
+
+/// Stored anonymous sessions one client address may start per window: ten times the
+/// 2,000 sign-ins of a campus's busiest quarter hour; at most ~50,000 records
+/// (~20 MB) held per address with the default lifetime of an hour.
+pub(crate) const NEW_PER_ADDRESS: Limit = Limit::per_minutes(10_000, 15);
+
 /// A loaded (or new) session.
 #[derive(Debug)]
 pub(crate) struct Session {
     id: String,
     /// The record.
     pub record: Record,
+    /// The cookie must be set (a new id).
     fresh: bool,
+    /// A record is in the store under this id.
+    stored: bool,
 }
 
 /// Lifetimes of sessions.
@@ -123,6 +147,26 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v)
 }
 
+/// The CSRF token of a session not yet stored: a digest of its id (domain-separated
+/// from the store key), so the form works before anything is stored.
+fn derived_csrf(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(format!("csrf\0{id}").as_bytes()))
+}
+
+/// A session with nothing stored: `id` (from the cookie, or new and `fresh`).
+fn unstored(id: String, now: i64, fresh: bool) -> Session {
+    Session {
+        record: Record {
+            csrf: derived_csrf(&id),
+            created_at: now,
+            ..Record::default()
+        },
+        id,
+        fresh,
+        stored: false,
+    }
+}
+
 fn plausible_id(id: &str) -> bool {
     id.len() == 43
         && id
@@ -137,6 +181,7 @@ impl Session {
             id: String::new(),
             record: Record::default(),
             fresh: false,
+            stored: false,
         }
     }
 }
@@ -147,6 +192,7 @@ impl Sessions {
     }
 
     /// The session named by the request's cookie, or a new one (not stored until saved).
+    /// A cookie whose record is gone (never stored, expired) keeps its id, unstored.
     pub(crate) async fn load(&self, headers: &HeaderMap, now: i64) -> Result<Session, StoreError> {
         if let Some(id) = cookie(headers, COOKIE_NAME).filter(|id| plausible_id(id)) {
             // A record that no longer deserializes (an upgrade) is a new session.
@@ -155,40 +201,55 @@ impl Sessions {
                 .get::<Record>(&key(id))
                 .await
                 .or_else(|e| if e.is_unavailable() { Err(e) } else { Ok(None) })?;
-            if let Some(record) = record {
-                let age = now.saturating_sub(record.created_at);
-                let limit = i64::try_from(self.lifetimes.absolute.as_secs()).unwrap_or(i64::MAX);
-                if age <= limit {
-                    return Ok(Session {
-                        id: id.to_owned(),
-                        record,
-                        fresh: false,
-                    });
-                }
-                let _ = self.store.delete(&key(id)).await;
+            let Some(record) = record else {
+                return Ok(unstored(id.to_owned(), now, false));
+            };
+            let age = now.saturating_sub(record.created_at);
+            let limit = i64::try_from(self.lifetimes.absolute.as_secs()).unwrap_or(i64::MAX);
+            if age <= limit {
+                return Ok(Session {
+                    id: id.to_owned(),
+                    record,
+                    fresh: false,
+                    stored: true,
+                });
             }
+            let _ = self.store.delete(&key(id)).await;
         }
-        Ok(Session {
-            id: random_id()?,
-            record: Record {
-                csrf: random_id()?,
-                created_at: now,
-                ..Record::default()
-            },
-            fresh: true,
-        })
+        Ok(unstored(random_id()?, now, true))
     }
 
-    /// Stores the record; returns the cookie to set when the id is new.
+    /// Counts a session about to be stored for the first time without a sign-in
+    /// against its address's [`NEW_PER_ADDRESS`].
+    ///
+    /// # Errors
+    /// `Throttled` past the limit, `Unavailable` when the store is down.
+    pub(crate) async fn admit(
+        &self,
+        s: &Session,
+        client: &str,
+    ) -> Result<(), passerelle_local_auth::Error> {
+        if s.stored || s.record.user.is_some() || !s.record.holds_state() {
+            return Ok(());
+        }
+        let counter = passerelle_local_auth::keys::throttle_client(client, "session");
+        passerelle_local_auth::throttle::hit(&self.store, &counter, NEW_PER_ADDRESS).await
+    }
+
+    /// Stores the record when it holds state (or already was stored); returns the
+    /// cookie to set when the id is new.
     pub(crate) async fn save(&self, s: &mut Session) -> Result<Option<HeaderValue>, StoreError> {
-        let ttl = if s.record.user.is_some() {
-            self.lifetimes.idle
-        } else {
-            self.lifetimes.anonymous
-        };
-        self.store
-            .set(&key(&s.id), &s.record, Expiry::After(ttl))
-            .await?;
+        if s.stored || s.record.holds_state() {
+            let ttl = if s.record.user.is_some() {
+                self.lifetimes.idle
+            } else {
+                self.lifetimes.anonymous
+            };
+            self.store
+                .set(&key(&s.id), &s.record, Expiry::After(ttl))
+                .await?;
+            s.stored = true;
+        }
         if !s.fresh {
             return Ok(None);
         }
@@ -205,9 +266,10 @@ impl Sessions {
     pub(crate) async fn rotate(&self, s: &mut Session, now: i64) -> Result<(), StoreError> {
         self.store.delete(&key(&s.id)).await?;
         s.id = random_id()?;
-        s.record.csrf = random_id()?;
+        s.record.csrf = derived_csrf(&s.id);
         s.record.created_at = now;
         s.fresh = true;
+        s.stored = false;
         Ok(())
     }
 
@@ -215,6 +277,7 @@ impl Sessions {
     pub(crate) async fn destroy(&self, s: &mut Session) -> Result<HeaderValue, StoreError> {
         self.store.delete(&key(&s.id)).await?;
         s.record = Record::default();
+        s.stored = false;
         Ok(HeaderValue::from_static(
             "__Host-passerelle=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
         ))
@@ -350,6 +413,55 @@ mod tests {
         let pair = c.to_str().unwrap().split(';').next().unwrap().to_owned();
         let late = sessions.load(&headers(&pair), 8 * 24 * 3600).await.unwrap();
         assert_eq!(late.record.email, None);
+    }
+
+    #[tokio::test]
+    async fn a_visitor_without_state_is_given_a_cookie_and_costs_the_store_nothing() {
+        let store = Store::memory("t");
+        let sessions = Sessions::new(store.clone(), Lifetimes::default());
+        let mut s = sessions.load(&HeaderMap::new(), 100).await.unwrap();
+        let csrf = s.record.csrf.clone();
+        sessions.admit(&s, "192.0.2.1").await.unwrap();
+        let c = sessions.save(&mut s).await.unwrap().unwrap();
+        assert!(store.get::<Record>(&key(&s.id)).await.unwrap().is_none());
+        let counter = passerelle_local_auth::keys::throttle_client("192.0.2.1", "session");
+        assert_eq!(store.get::<u64>(&counter).await.unwrap(), None);
+        // The same browser comes back: same id, same token, still nothing stored.
+        let pair = c.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let mut again = sessions.load(&headers(&pair), 200).await.unwrap();
+        assert_eq!(again.record.csrf, csrf);
+        assert!(sessions.save(&mut again).await.unwrap().is_none());
+        // A step that needs state stores it, keeping the token the form carried.
+        again.record.email = Some("a@b.fr".into());
+        sessions.admit(&again, "192.0.2.1").await.unwrap();
+        sessions.save(&mut again).await.unwrap();
+        assert_eq!(store.get::<u64>(&counter).await.unwrap(), Some(1));
+        let stored = sessions.load(&headers(&pair), 300).await.unwrap();
+        assert_eq!(stored.record.email.as_deref(), Some("a@b.fr"));
+        assert_eq!(stored.record.csrf, csrf);
+    }
+
+    #[tokio::test]
+    async fn an_address_starts_a_bounded_number_of_stored_sessions() {
+        let store = Store::memory("t");
+        let sessions = Sessions::new(store.clone(), Lifetimes::default());
+        let counter = passerelle_local_auth::keys::throttle_client("192.0.2.9", "session");
+        store
+            .set(
+                &counter,
+                &NEW_PER_ADDRESS.max,
+                Expiry::After(NEW_PER_ADDRESS.window),
+            )
+            .await
+            .unwrap();
+        let mut s = sessions.load(&HeaderMap::new(), 0).await.unwrap();
+        sessions.admit(&s, "192.0.2.9").await.unwrap();
+        s.record.email = Some("a@b.fr".into());
+        assert!(matches!(
+            sessions.admit(&s, "192.0.2.9").await,
+            Err(passerelle_local_auth::Error::Throttled { .. })
+        ));
+        assert!(sessions.admit(&s, "192.0.2.10").await.is_ok());
     }
 
     #[tokio::test]
