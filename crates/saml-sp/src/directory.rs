@@ -3,7 +3,8 @@
 //! Built from IdP records; never offers an IdP in the hide-from-discovery category.
 //! - [`Directory::search`]: every word of the query must be a prefix of a word of one of
 //!   the institution's names (any language), ignoring case and accents; institutions
-//!   whose French name matches come first, then by name.
+//!   whose French name matches come first, then by name. An IdP that publishes no name
+//!   is found by the words of its entityID and of its scopes (and shown by entityID).
 //! - [`Directory::for_email`]: the institutions that speak for the address — the same
 //!   rule as the ACS's ([`crate::authority`]: scopes, parent domains, the operator's mail
 //!   domains). The most specific match comes first.
@@ -86,14 +87,23 @@ impl Directory {
             .filter(|idp| !idp.hidden_from_discovery())
             .map(|idp| {
                 let authority = Authority::of(idp, mail_domains.of(&idp.entity_id));
+                let mut name_words: Vec<(bool, Vec<String>)> = idp
+                    .display_names
+                    .iter()
+                    .map(|n| (n.lang == "fr", words(&n.value)))
+                    .collect();
+                if name_words.is_empty() {
+                    // No name: found by its entityID and its domains instead.
+                    let mut w = words(idp.entity_id.as_str());
+                    for s in idp.scopes.iter().filter(|s| !s.regexp) {
+                        w.extend(words(&s.value));
+                    }
+                    name_words.push((true, w));
+                }
                 Entry {
                     entity_id: idp.entity_id.clone(),
                     names: idp.display_names.clone(),
-                    words: idp
-                        .display_names
-                        .iter()
-                        .map(|n| (n.lang == "fr", words(&n.value)))
-                        .collect(),
+                    words: name_words,
                     sort_key: fold(idp.name("fr")),
                     logo: pick_logo(idp),
                     authority,

@@ -378,3 +378,32 @@ proptest! {
         let _ = dir.for_email(&q, "fr");
     }
 }
+
+#[test]
+fn an_idp_without_a_name_is_found_by_its_entity_id_and_its_domain() {
+    let xml = one(&format!(
+        r#"<md:EntityDescriptor entityID="https://shibboleth.ecole-xyz.fr/idp">{ROLE_OPEN}<md:Extensions><shibmd:Scope regexp="false">ecole-xyz.fr</shibmd:Scope></md:Extensions></md:IDPSSODescriptor></md:EntityDescriptor>"#
+    ));
+    let agg = parse(&xml, ParseOptions::default()).unwrap();
+    let dir = Directory::new(&agg.idps);
+    for query in [
+        "ecole-xyz",
+        "shibboleth.ecole",
+        "https://shibboleth.ecole-xyz.fr/idp",
+        "xyz",
+    ] {
+        let found = dir.search(query, "fr", 10);
+        assert_eq!(found.len(), 1, "{query}");
+        assert_eq!(found[0].name, "https://shibboleth.ecole-xyz.fr/idp");
+    }
+    assert_eq!(dir.for_email("p.n@etu.ecole-xyz.fr", "fr").len(), 1);
+}
+
+#[test]
+fn names_with_newlines_or_tabs_are_read_on_one_line() {
+    let xml = one(&format!(
+        "<md:EntityDescriptor entityID=\"https://idp.a.fr/idp\">{ROLE_OPEN}<md:Extensions><mdui:UIInfo><mdui:DisplayName xml:lang=\"fr\">\n  Université\tde\r\n   Limoges  \n</mdui:DisplayName></mdui:UIInfo></md:Extensions></md:IDPSSODescriptor><md:Organization><md:OrganizationDisplayName xml:lang=\"fr\">A\n\tB</md:OrganizationDisplayName></md:Organization></md:EntityDescriptor>"
+    ));
+    let agg = parse(&xml, ParseOptions::default()).unwrap();
+    assert_eq!(agg.idps[0].name("fr"), "Université de Limoges");
+}

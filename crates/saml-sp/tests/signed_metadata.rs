@@ -443,3 +443,23 @@ fn an_entity_signed_by_its_own_key_inside_a_signed_feed_loads() {
         Err(Error::Signature(_))
     ));
 }
+
+#[test]
+fn a_signed_feed_with_comments_and_white_space_over_libxml2s_10_mb_text_limit_loads() {
+    // Real feeds carry long comments and white space; libxml2's default limit on one
+    // text node (10 MB) refused them as "not well-formed". Added after signing: the
+    // signature leaves comments and what is outside the root open.
+    let key = sign::rsa_key();
+    let signed = sign::sign(&fresh_aggregate(), &key, sign::RSA_SHA256);
+    let long_comment = format!("<!--{}-->", "commentaire ".repeat(1_000_000));
+    let end = signed.rfind("</md:EntitiesDescriptor>").unwrap();
+    let xml = format!(
+        "{}{long_comment}{}{}",
+        &signed[..end],
+        &signed[end..],
+        " \n".repeat(5_500_000)
+    );
+    assert!(xml.len() > 22_000_000);
+    let agg = load(&xml, &pinned(&key), at(NOW), MONTH, ParseOptions::default()).unwrap();
+    assert_eq!(agg.idps.len(), 2);
+}

@@ -91,7 +91,19 @@ fn parse_unverified(file: &PathBuf, now: Option<&str>) -> anyhow::Result<Aggrega
     if let Err(e) = agg.check_validity(now, Duration::MAX) {
         eprintln!("passerelle: warning: {e}");
     }
+    report_skipped(&agg);
     Ok(agg)
+}
+
+/// Every entity left out, one line each on stderr (what the output does not list).
+fn report_skipped(agg: &Aggregate) {
+    for s in &agg.skipped {
+        eprintln!(
+            "passerelle: skipped entity {}: {}",
+            s.entity_id.as_deref().unwrap_or("(no entityID)"),
+            s.reason
+        );
+    }
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
@@ -127,13 +139,7 @@ pub(crate) fn run(cmd: MetadataCommand) -> anyhow::Result<()> {
             let max = Duration::from_secs(max_validity_days.saturating_mul(86_400));
             let agg = load(&read(&file)?, &pinned, now, max, ParseOptions::default())
                 .with_context(|| format!("{} is not acceptable", file.display()))?;
-            for s in &agg.skipped {
-                eprintln!(
-                    "passerelle: skipped entity {}: {}",
-                    s.entity_id.as_deref().unwrap_or("(no entityID)"),
-                    s.reason
-                );
-            }
+            report_skipped(&agg);
             let until = agg
                 .valid_until
                 .and_then(|t| t.format(&Rfc3339).ok())

@@ -282,3 +282,30 @@ fn verify_list_and_search_refuse_a_signed_feed_redeclared_utf7_with_a_smuggled_i
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn list_reports_skipped_entities_and_prints_every_name_on_one_line() {
+    let bad = r#"<md:EntityDescriptor entityID="https://idp.broken.fr/idp"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>not base64 !</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor></md:IDPSSODescriptor></md:EntityDescriptor>"#;
+    let xml = SMALL
+        .replace(
+            "Université de Limoges</mdui",
+            "Université\n\tde Limoges</mdui",
+        )
+        .replace(
+            "</md:EntitiesDescriptor>",
+            &format!("{bad}</md:EntitiesDescriptor>"),
+        );
+    let path = std::env::temp_dir().join(format!("passerelle-cli-skip-{}.xml", std::process::id()));
+    std::fs::write(&path, xml).unwrap();
+    let out = passerelle(&["metadata", "list", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("\tUniversité de Limoges\t"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("skipped entity https://idp.broken.fr/idp"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_file(&path).ok();
+}

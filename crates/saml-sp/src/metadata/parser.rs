@@ -116,6 +116,12 @@ struct Parser {
     out: Aggregate,
 }
 
+/// A name on one line: every run of white space (newlines, tabs) becomes one space, so
+/// a name never breaks a list, a log line or a page's layout.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn lang(e: &BytesStart<'_>) -> String {
     attr(e, "xml:lang")
         .map(|l| primary_language(&l))
@@ -327,12 +333,12 @@ impl Parser {
             }),
             Capture::DisplayName(lang) if !trimmed.is_empty() => ent.ui_names.push(Localized {
                 lang,
-                value: trimmed.to_owned(),
+                value: one_line(trimmed),
             }),
             Capture::OrganizationDisplayName(lang) if !trimmed.is_empty() => {
                 ent.org_names.push(Localized {
                     lang,
-                    value: trimmed.to_owned(),
+                    value: one_line(trimmed),
                 });
             }
             Capture::InformationUrl(lang) if !trimmed.is_empty() => {
