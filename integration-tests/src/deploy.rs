@@ -110,6 +110,10 @@ fn user(login: &str, password: &str, mail: &str) -> DevUser {
             ("urn:oid:2.5.4.42".into(), vec!["Alice".into()]),
             ("urn:oid:2.5.4.4".into(), vec!["Durand".into()]),
             (
+                "urn:oid:1.3.6.1.4.1.5923.1.1.1.6".into(),
+                vec![format!("{login}@univ-test.fr")],
+            ),
+            (
                 "urn:oid:1.3.6.1.4.1.5923.1.1.1.1".into(),
                 vec!["student".into()],
             ),

@@ -45,6 +45,17 @@ async fn the_whole_journey_on_redis_with_real_mail_and_openid_client_as_the_app(
         first["userinfo"]["eduperson_affiliation"][0], "student",
         "{first}"
     );
+    // eduPersonPrincipalName (in the university's scope) under `academic`; a name made
+    // of givenName + sn when the university sends no displayName.
+    assert_eq!(
+        first["userinfo"]["eduperson_principal_name"], "alice@univ-test.fr",
+        "{first}"
+    );
+    assert_eq!(
+        first["claims"]["eduperson_principal_name"], "alice@univ-test.fr",
+        "{first}"
+    );
+    assert_eq!(first["userinfo"]["name"], "Alice Durand", "{first}");
     let sub = first["claims"]["sub"].clone();
 
     // 2. prompt=login: the signed-in browser must authenticate again.

@@ -65,6 +65,8 @@ pub struct Profile {
     pub institution: Option<String>,
     /// eduPersonAffiliation values.
     pub affiliations: Vec<String>,
+    /// eduPersonPrincipalName, when the university asserted one in its scope.
+    pub principal_name: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,13 +221,12 @@ impl LocalAuth {
         client: &str,
     ) -> Result<Account, Error> {
         let limits = &self.config;
-        throttle::hit(
-            &self.store,
-            &keys::throttle_client(client, "login"),
-            limits.login_attempts_per_client,
-        )
-        .await?;
+        let from_client = keys::throttle_client(client, "login-failures");
         let failures = keys::throttle_account(email, "login-failures");
+        // Failures are counted, successes are not; the checks and the count happen in
+        // one hashing slot, so parallel guesses cannot all pass a nearly full window.
+        let slot = self.hasher.slot().await?;
+        throttle::check(&self.store, &from_client, limits.login_failures_per_client).await?;
         throttle::check(&self.store, &failures, limits.login_failures_per_account).await?;
 
         let account = self.account(email).await?;
@@ -233,16 +234,23 @@ impl LocalAuth {
             .as_ref()
             .and_then(|a| a.password_hash.as_ref())
             .map(|h| h.0.as_str());
-        let verified = self.hasher.verify(password, stored).await?;
+        let verified = self.hasher.verify_in(&slot, password, stored).await?;
         let Some(mut account) = account.filter(|_| verified.ok) else {
-            throttle::hit(&self.store, &failures, limits.login_failures_per_account)
-                .await
-                .or_else(|e| match e {
-                    Error::Throttled { .. } => Ok(()),
-                    other => Err(other),
-                })?;
+            for (key, limit) in [
+                (&failures, limits.login_failures_per_account),
+                (&from_client, limits.login_failures_per_client),
+            ] {
+                throttle::hit(&self.store, key, limit)
+                    .await
+                    .or_else(|e| match e {
+                        Error::Throttled { .. } => Ok(()),
+                        other => Err(other),
+                    })?;
+            }
             return Err(Error::InvalidCredentials);
         };
+        // The rehash below takes a slot of its own.
+        drop(slot);
         if account.status == AccountStatus::Disabled {
             return Err(Error::AccountDisabled);
         }

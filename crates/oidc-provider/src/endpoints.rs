@@ -111,7 +111,7 @@ pub fn discovery_document(p: &Provider) -> serde_json::Value {
         "introspection_endpoint_auth_methods_supported": methods,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash",
             "email", "email_verified", "name", "given_name", "family_name",
             "eduperson_affiliation", "schac_home_organization", "eduperson_principal_name"
         ],

@@ -602,3 +602,35 @@ async fn an_id_token_hint_is_compared_with_the_subject_its_client_sees_public_or
     };
     assert!(!h.provider.hint_names_other(&pending, "anyone"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_lists_only_claims_this_provider_can_send() {
+    let h = start().await;
+    let body = http()
+        .get(format!("{}/.well-known/openid-configuration", h.issuer))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let claims: Vec<&str> = doc["claims_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    // No authentication context is ever asserted yet (passkeys and REFEDS MFA: #14).
+    assert!(!claims.contains(&"acr"), "{claims:?}");
+    for sent in [
+        "sub",
+        "email",
+        "name",
+        "eduperson_principal_name",
+        "sid",
+        "amr",
+    ] {
+        assert!(claims.contains(&sent), "{sent} missing from {claims:?}");
+    }
+}

@@ -54,6 +54,9 @@ struct Vouched {
     family_name: Option<String>,
     institution: Option<String>,
     affiliations: Vec<String>,
+    /// eduPersonPrincipalName, scope-checked by the ACS.
+    #[serde(default)]
+    principal_name: Option<String>,
 }
 
 impl From<Identity> for Vouched {
@@ -68,6 +71,7 @@ impl From<Identity> for Vouched {
             family_name: i.family_name,
             institution: i.institution,
             affiliations: i.affiliations,
+            principal_name: i.principal_name,
         }
     }
 }
@@ -402,6 +406,7 @@ pub(crate) async fn saml_continue(
                 family_name: v.family_name.clone(),
                 institution: v.institution.clone(),
                 affiliations: v.affiliations.clone(),
+                principal_name: v.principal_name.clone(),
             },
             institution,
             browser: Sessions::binding(&cx.session),

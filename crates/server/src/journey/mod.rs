@@ -79,12 +79,21 @@ pub(crate) fn authentication(account: &Account, user: &SignedIn) -> Authenticati
         claims: UserClaims {
             email: Some(account.email.as_str().to_owned()),
             email_verified: true,
-            name: p.display_name.clone(),
+            name: p.display_name.clone().or_else(|| {
+                // No displayName: the given name and the family name, as sent.
+                let parts: Vec<&str> = [&p.given_name, &p.family_name]
+                    .into_iter()
+                    .flatten()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                (!parts.is_empty()).then(|| parts.join(" "))
+            }),
             given_name: p.given_name.clone(),
             family_name: p.family_name.clone(),
             affiliation: p.affiliations.clone(),
             home_organization: p.institution.clone(),
-            eppn: None,
+            eppn: p.principal_name.clone(),
         },
     }
 }
