@@ -95,7 +95,16 @@ fn sp_metadata_reads_back_with_an_independent_parser() {
     );
     let role = &parsed.sp_sso_descriptors.as_ref().unwrap()[0];
     assert_eq!(role.authn_requests_signed, Some(true));
-    assert_eq!(role.want_assertions_signed, Some(true));
+    // What the ACS enforces: a signed Response alone is accepted.
+    assert_eq!(role.want_assertions_signed, Some(false));
+    // The algorithms the verifier accepts, and no SHA-1 (SAML Metadata Profile for
+    // Algorithm Support).
+    for uri in passerelle_saml_sp::sp::DIGEST_METHODS {
+        assert!(xml.contains(&format!(r#"<alg:DigestMethod Algorithm="{uri}"/>"#)));
+    }
+    assert!(xml.contains(r#"<alg:SigningMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" MinKeySize="2048"/>"#));
+    assert!(xml.contains(r#"<alg:SigningMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/>"#));
+    assert!(!xml.contains("sha1"), "{xml}");
     let keys = role.key_descriptors.as_ref().unwrap();
     assert_eq!(keys.len(), 2);
     let enc = keys

@@ -21,6 +21,26 @@ use crate::error::Error;
 use crate::types::EntityId;
 
 /// Key-transport and content-encryption algorithms we accept, as advertised in metadata.
+/// Digests the ACS accepts in IdP signatures (SAML Metadata Profile for Algorithm
+/// Support, `alg:DigestMethod`): what `passerelle-xmldsig` enables, nothing weaker.
+pub const DIGEST_METHODS: &[&str] = &[
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+];
+
+/// Signature methods the ACS accepts (`alg:SigningMethod`): RSA (2048 bits or more) and
+/// ECDSA with SHA-2. SHA-1 and HMAC are refused by the verifier.
+pub const SIGNING_METHODS: &[(&str, Option<u32>)] = &[
+    ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", Some(2048)),
+    ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha384", Some(2048)),
+    ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha512", Some(2048)),
+    ("http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256", None),
+    ("http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384", None),
+    ("http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512", None),
+];
+
+/// Encryption methods the ACS decrypts (advertised on the encryption key).
 pub const ENCRYPTION_METHODS: &[&str] = &[
     "http://www.w3.org/2009/xmlenc11#aes128-gcm",
     "http://www.w3.org/2009/xmlenc11#aes256-gcm",
@@ -146,6 +166,19 @@ fn require_https_or_local(what: &str, url: &str) -> Result<(), Error> {
     }
 }
 
+/// The `alg:DigestMethod` and `alg:SigningMethod` elements: what IdPs may sign with.
+fn algorithm_support() -> String {
+    let mut out = String::new();
+    for d in DIGEST_METHODS {
+        let _ = writeln!(out, r#"    <alg:DigestMethod Algorithm="{d}"/>"#);
+    }
+    for (m, min) in SIGNING_METHODS {
+        let min = min.map(|n| format!(r#" MinKeySize="{n}""#)).unwrap_or_default();
+        let _ = writeln!(out, r#"    <alg:SigningMethod Algorithm="{m}"{min}/>"#);
+    }
+    out
+}
+
 impl ServiceProvider {
     /// Checks the configuration and binds the keys.
     ///
@@ -204,7 +237,11 @@ impl ServiceProvider {
         self.encryption.key()
     }
 
-    /// The SP metadata to register in the federation.
+    /// The SP metadata to register in the federation. It says what the ACS enforces:
+    /// signed AuthnRequests, the accepted digest and signature algorithms, and
+    /// `WantAssertionsSigned="false"` — a signed Response covering its assertion is
+    /// accepted (an assertion in an unsigned Response must be signed, which the ACS
+    /// checks on its own).
     #[must_use]
     pub fn metadata_xml(&self) -> String {
         let c = &self.config;
@@ -213,8 +250,10 @@ impl ServiceProvider {
         let _ = write!(
             out,
             r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:mdui="urn:oasis:names:tc:SAML:metadata:ui" entityID="{}">
-  <md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:mdui="urn:oasis:names:tc:SAML:metadata:ui" xmlns:alg="urn:oasis:names:tc:SAML:metadata:algsupport" entityID="{}">
+  <md:Extensions>
+{}  </md:Extensions>
+  <md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:Extensions>
       <mdui:UIInfo>
         <mdui:DisplayName xml:lang="fr">{}</mdui:DisplayName>
@@ -227,6 +266,7 @@ impl ServiceProvider {
     </md:Extensions>
 "#,
             e(self.entity_id.as_str()),
+            algorithm_support(),
             e(&c.name_fr),
             e(&c.name_en),
             e(&c.description_fr),
