@@ -10,8 +10,40 @@
 
 use std::time::Instant;
 
-use passerelle_integration_tests::deploy::Deployment;
+use passerelle_integration_tests::deploy::{Deployment, USER};
+use passerelle_integration_tests::flows::{activate, ok, set_password};
+use passerelle_integration_tests::{Browser, link_in, smtp_mail};
 use passerelle_testkit::redis::RedisServer;
+
+const PASSWORD: &str = "Campus-Mot2passe!";
+
+/// Cheap argon2 costs (the one thing changed from the defaults): 2,000 OWASP hashes on
+/// a shared CI core would take minutes; the limits are the defaults.
+const CHEAP_ARGON2: &str = "[local_auth.argon2]\nmemory_kib = 8\niterations = 1\nparallelism = 1\n";
+
+/// One student's sign-in from a browser with no cookie: portal, address, password.
+async fn sign_in(url: &str, email: &str, password: &str) -> (u16, String) {
+    let mut b = Browser::new(url);
+    let portal = b.get("/login").await;
+    assert_eq!(portal.status, 200, "{}", portal.body);
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", email)],
+        )
+        .await;
+    if pw.status != 200 {
+        return (pw.status, pw.text());
+    }
+    let done = b
+        .post_once(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", password)],
+        )
+        .await;
+    let text = done.text();
+    (done.status, done.location.unwrap_or(text))
+}
 
 /// `(keys, used_memory)` of the deployment's Redis.
 fn store_size(redis: &RedisServer) -> (u64, u64) {
@@ -78,4 +110,81 @@ async fn a_hundred_thousand_anonymous_visits_from_one_address_leave_the_store_fl
         before.1,
         after.1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_sign_ins_from_one_address_pass_while_wrong_passwords_are_slowed() {
+    const SIGN_INS: usize = 2_000;
+    const TASKS: usize = 8;
+    let d = Deployment::start_with(1, CHEAP_ARGON2).await;
+    // One activated account (every request comes from 127.0.0.1, like a campus NAT).
+    let mut b = Browser::new(&d.public_url);
+    let portal = b.get("/login").await;
+    let sent = activate(&mut b, &portal).await;
+    ok(&sent, 200, USER.2);
+    let (_, text) = smtp_mail(&d.smtp, 0).await;
+    let done = set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await;
+    ok(&done, 200, "réussi");
+
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..TASKS {
+        let url = d.public_url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut refused = Vec::new();
+            for _ in 0..SIGN_INS / TASKS {
+                let (status, to) = sign_in(&url, USER.2, PASSWORD).await;
+                if !(status == 303 && to == "/account") {
+                    refused.push((status, to));
+                }
+            }
+            refused
+        }));
+    }
+    let mut refused = Vec::new();
+    for t in tasks {
+        refused.extend(t.await.unwrap());
+    }
+    let took = start.elapsed();
+    eprintln!("{SIGN_INS} sign-ins from one address in {took:?}");
+    assert!(
+        refused.is_empty(),
+        "{} of {SIGN_INS} refused, first: {:?}",
+        refused.len(),
+        refused.first()
+    );
+
+    // Guessing from the same address is still slowed: 500 failures (the default), ten
+    // per address (the per-account default), then every password from it waits.
+    let mut statuses = std::collections::BTreeMap::new();
+    for i in 0..50 {
+        let mut b = Browser::new(&d.public_url);
+        let portal = b.get("/login").await;
+        let email = format!("guess{i}@etu.univ-test.fr");
+        b.post_once(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", &email)],
+        )
+        .await;
+        let pw = b.get("/login/password").await;
+        for n in 0..10 {
+            let p = b
+                .post_once(
+                    "/login/password",
+                    &[
+                        ("csrf", &pw.field("csrf")),
+                        ("password", &format!("Wrong-{n}x")),
+                    ],
+                )
+                .await;
+            *statuses.entry(p.status).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(statuses.get(&401), Some(&500), "{statuses:?}");
+    let (status, text) = sign_in(&d.public_url, USER.2, PASSWORD).await;
+    assert_eq!(
+        status, 429,
+        "the address is slowed, right password or not: {text}"
+    );
+    assert!(text.contains("minute"), "{text}");
 }

@@ -32,8 +32,9 @@ pub struct Config {
     pub code_max_tries: u32,
     /// Codes sent per account.
     pub code_issue_per_account: Limit,
-    /// Codes requested per client address. Client limits are generous on purpose: a
-    /// whole campus can reach us from one NAT address.
+    /// Codes requested per client address. Client limits are sized for a campus: a
+    /// whole university can reach us from one NAT address (or from a proxy missing
+    /// from `trusted_proxies`).
     pub code_issue_per_client: Limit,
     /// Validity of an activation link, in seconds (24 hours).
     pub activation_link_ttl_secs: u64,
@@ -46,8 +47,12 @@ pub struct Config {
     pub link_issue_per_client: Limit,
     /// Failed password logins per account before a pause.
     pub login_failures_per_account: Limit,
-    /// Password logins per client address.
-    pub login_attempts_per_client: Limit,
+    /// Failed password logins per client address (wrong password, unknown address);
+    /// successes are not counted, so a campus behind one address signs in freely while
+    /// guessing from it is slowed. Once full, every login from the address waits,
+    /// right or wrong. (`login_attempts_per_client`, its former name, is accepted.)
+    #[serde(alias = "login_attempts_per_client")]
+    pub login_failures_per_client: Limit,
     /// Links in e-mails are `{link_base_url}/{token}`.
     pub link_base_url: String,
 }
@@ -61,13 +66,13 @@ impl Default for Config {
             code_ttl_secs: 180,
             code_max_tries: 5,
             code_issue_per_account: Limit::per_minutes(5, 15),
-            code_issue_per_client: Limit::per_minutes(200, 15),
+            code_issue_per_client: Limit::per_minutes(1000, 15),
             activation_link_ttl_secs: 24 * 3600,
             reset_link_ttl_secs: 3600,
             link_issue_per_account: Limit::per_minutes(3, 15),
-            link_issue_per_client: Limit::per_minutes(100, 15),
+            link_issue_per_client: Limit::per_minutes(300, 15),
             login_failures_per_account: Limit::per_minutes(10, 15),
-            login_attempts_per_client: Limit::per_minutes(600, 15),
+            login_failures_per_client: Limit::per_minutes(500, 15),
             link_base_url: "http://localhost:8080/link".into(),
         }
     }

@@ -15,7 +15,7 @@ use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::Error;
 use crate::secret::random_bytes;
@@ -86,6 +86,12 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+/// The right to run one hash, held by a caller across the checks around it (a login's
+/// throttle check, the verify, the failure count), so that no more than the configured
+/// number of guesses are between a check and their count. The blocking task holds it
+/// too: a request dropped mid-hash frees it only when the hash ends.
+pub(crate) struct Slot(Arc<OwnedSemaphorePermit>);
+
 /// Hashes and verifies passwords off the async workers.
 #[derive(Clone)]
 pub struct Hasher {
@@ -141,14 +147,28 @@ impl Hasher {
         self.config
     }
 
+    /// Waits for a hashing slot.
+    pub(crate) async fn slot(&self) -> Result<Slot, Error> {
+        Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map(|p| Slot(Arc::new(p)))
+            .map_err(|_| Error::Internal("hasher closed".into()))
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Error> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Internal("hasher closed".into()))?;
+        let slot = self.slot().await?;
+        Self::blocking_in(&slot, f).await
+    }
+
+    async fn blocking_in<T: Send + 'static>(
+        slot: &Slot,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let permit = Arc::clone(&slot.0);
         tokio::task::spawn_blocking(move || {
             let out = f();
             drop(permit);
@@ -179,11 +199,22 @@ impl Hasher {
         password: &Password,
         stored: Option<&str>,
     ) -> Result<Verified, Error> {
+        let slot = self.slot().await?;
+        self.verify_in(&slot, password, stored).await
+    }
+
+    /// As [`Hasher::verify`], in a slot the caller holds.
+    pub(crate) async fn verify_in(
+        &self,
+        slot: &Slot,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Verified, Error> {
         let real = stored.map(str::to_owned);
         let dummy = Arc::clone(&self.dummy);
         let pw = password.clone();
         let wanted = self.config;
-        self.blocking(move || {
+        Self::blocking_in(slot, move || {
             let target = real.as_deref().unwrap_or(&dummy);
             let parsed = PasswordHash::new(target).or_else(|_| PasswordHash::new(&dummy));
             let Ok(parsed) = parsed else {

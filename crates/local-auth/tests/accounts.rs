@@ -322,7 +322,7 @@ async fn the_default_owasp_costs_hash_and_verify() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_address_trying_many_logins_is_paused() {
     let f = fixture_with(Config {
-        login_attempts_per_client: passerelle_local_auth::Limit::per_minutes(3, 15),
+        login_failures_per_client: passerelle_local_auth::Limit::per_minutes(3, 15),
         ..config()
     });
     let e = active_account(&f, "k@etu.unilim.fr").await;
@@ -344,4 +344,67 @@ async fn one_client_address_trying_many_logins_is_paused() {
         .login_password(&e, &Password::new(GOOD), "203.0.113.61")
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn successful_logins_from_one_address_are_not_counted_against_it() {
+    let f = fixture_with(Config {
+        login_failures_per_client: passerelle_local_auth::Limit::per_minutes(3, 15),
+        ..config()
+    });
+    let e = active_account(&f, "campus@etu.unilim.fr").await;
+    // A campus behind one NAT address: successes, however many, are not guesses.
+    for _ in 0..50 {
+        f.auth
+            .login_password(&e, &Password::new(GOOD), "198.51.100.80")
+            .await
+            .unwrap();
+    }
+    // Guesses are: the fourth failure from the address is refused, right or wrong.
+    for guess in ["x1", "x2", "x3"] {
+        let err = f
+            .auth
+            .login_password(&e, &Password::new(guess), "198.51.100.80")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidCredentials), "{err:?}");
+    }
+    let err = f
+        .auth
+        .login_password(&e, &Password::new(GOOD), "198.51.100.80")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_from_one_address_cannot_overshoot_its_failure_limit() {
+    let f = fixture_with(Config {
+        login_failures_per_client: passerelle_local_auth::Limit::per_minutes(5, 15),
+        login_failures_per_account: passerelle_local_auth::Limit::per_minutes(1000, 15),
+        ..config()
+    });
+    let e = active_account(&f, "burst@etu.unilim.fr").await;
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let auth = f.auth.clone();
+        let e = e.clone();
+        tasks.push(tokio::spawn(async move {
+            auth.login_password(&e, &Password::new(format!("wrong{i}")), "198.51.100.81")
+                .await
+        }));
+    }
+    let mut evaluated = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Err(Error::InvalidCredentials) => evaluated += 1,
+            Err(Error::Throttled { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let slots = Config::default().hash_concurrency;
+    assert!(
+        evaluated <= 5 + slots,
+        "{evaluated} guesses evaluated for a limit of 5"
+    );
 }

@@ -120,14 +120,24 @@ pub(crate) async fn portal_post(
                 None,
             );
         };
-        throttle::hit(
-            &cx.app.store,
-            &passerelle_local_auth::keys::throttle_client(&cx.client, "portal"),
-            cx.app.portal_limit,
-        )
-        .await
-        .map_err(Fail::local)?;
+        // Addresses without an active account are counted (probes, typos); an address
+        // that can sign in is not: a campus behind one address is not slowed by its own
+        // successes. A full window refuses every address alike (no answer tells).
+        let counter = passerelle_local_auth::keys::throttle_client(&cx.client, "portal");
+        let limit = cx.app.portal_limit;
+        throttle::check(&cx.app.store, &counter, limit)
+            .await
+            .map_err(Fail::local)?;
         let account = cx.app.local.account(&email).await.map_err(Fail::local)?;
+        if !account
+            .as_ref()
+            .is_some_and(|a| a.status == AccountStatus::Active)
+        {
+            match throttle::hit(&cx.app.store, &counter, limit).await {
+                Ok(()) | Err(LocalError::Throttled { .. }) => {}
+                Err(e) => return Err(Fail::local(e)),
+            }
+        }
         if account.is_none() && fields.get("confirmed") != "1" {
             let mut suggestion = hints::suggest(email.as_str(), &cx.app.federation.snapshot());
             if suggestion.is_none() {
