@@ -114,3 +114,42 @@ async fn serve_refuses_a_utf7_smuggled_feed_and_an_older_feed_and_keeps_serving_
 fn url_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_answer_is_one_page_for_the_user_and_its_real_reason_for_the_operator() {
+    let d = Deployment::start(1).await;
+    let mut b = Browser::new(&d.public_url);
+    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    // 1.5 MiB: over the cap (not "no Issuer" from the form the size left empty).
+    let huge = "A".repeat(1536 * 1024);
+    let too_large = b.post_once("/saml/acs", &[("SAMLResponse", &huge)]).await;
+    // Nested too deep: a response problem, not "metadata".
+    let deep = format!(
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">{}{}</samlp:Response>"#,
+        "<a>".repeat(300),
+        "</a>".repeat(300)
+    );
+    let nested = b
+        .post_once("/saml/acs", &[("SAMLResponse", &b64(&deep))])
+        .await;
+    for page in [&too_large, &nested] {
+        assert_eq!(page.status, 400, "{}", page.body);
+        assert!(page.text().contains("Choisir à nouveau"), "{}", page.body);
+    }
+    let log = d.instances[0].log();
+    assert!(log.contains("too_large"), "{log}");
+    assert!(
+        log.contains("response is malformed") && log.contains("nested deeper than"),
+        "{log}"
+    );
+    assert!(!log.contains("metadata is not well-formed"), "{log}");
+    let metrics = b.get_once("/metrics").await.body;
+    assert!(
+        metrics.contains(r#"passerelle_saml_rejections_total{reason="too_large"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"passerelle_saml_rejections_total{reason="malformed"} 1"#),
+        "{metrics}"
+    );
+}

@@ -13,7 +13,7 @@ mod support;
 
 use passerelle_saml_sp::Error;
 use passerelle_saml_sp::acs::{
-    AcsRequest, AcsSettings, Identity, Rejection, SubjectSource, consume,
+    AcsRequest, AcsSettings, DecryptFailure, Identity, Rejection, SubjectSource, consume,
 };
 use passerelle_saml_sp::federation::Snapshot;
 use passerelle_saml_sp::metadata::{ParseOptions, parse};
@@ -191,7 +191,7 @@ async fn signature_wrapping_never_gets_an_unsigned_assertion_read() {
     let r = w
         .answer(|r| r.extra_assertion = Some(evil.assertion()))
         .await;
-    assert!(matches!(rejected(r), Rejection::AssertionCount(2)));
+    assert!(matches!(rejected(r), Rejection::RawAssertionCount(2)));
     // 2. The signed assertion hidden in an extension, the evil one in its place.
     let login = w.login().await;
     let good = Resp::new(&login.request_id);
@@ -212,7 +212,7 @@ async fn signature_wrapping_never_gets_an_unsigned_assertion_read() {
     let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, wrapped);
     assert!(matches!(
         rejected(w.post(&body, Some(&login.relay_state)).await),
-        Rejection::AssertionCount(2)
+        Rejection::RawAssertionCount(2)
     ));
     // 3. A signed response with an assertion slipped in after signing.
     let login = w.login().await;
@@ -230,7 +230,10 @@ async fn signature_wrapping_never_gets_an_unsigned_assertion_read() {
     let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, slipped);
     let r = rejected(w.post(&body, Some(&login.relay_state)).await);
     assert!(
-        matches!(r, Rejection::AssertionCount(2) | Rejection::BadSignature(_)),
+        matches!(
+            r,
+            Rejection::RawAssertionCount(2) | Rejection::BadSignature(_)
+        ),
         "{r:?}"
     );
     // 4. A signed response whose signed assertion's content was altered.
@@ -464,7 +467,7 @@ mod encrypted {
     use super::*;
     use support::respond::{
         AES128_CBC, AES128_GCM, AES192_GCM, AES256_CBC, AES256_GCM, RSA_1_5, RSA_OAEP_11,
-        RSA_OAEP_MGF1P,
+        RSA_OAEP_MGF1P, TRIPLEDES_CBC,
     };
 
     /// A world whose SP encryption certificate the test knows.
@@ -508,7 +511,10 @@ mod encrypted {
         assert_eq!(id.mail.as_deref(), Some("prenom.nom@etu.unilim.fr"));
         // CBC is malleable: refused unless the Response signature was verified first.
         let r = answer_encrypted(&w, &sp_cert, AES128_CBC, RSA_OAEP_MGF1P, |_| {}).await;
-        assert!(matches!(rejected(r), Rejection::Undecryptable));
+        assert!(matches!(
+            rejected(r),
+            Rejection::Undecryptable(DecryptFailure::CbcOutsideSignedResponse)
+        ));
         // Unsigned everywhere: refused after decryption.
         let r = answer_encrypted(&w, &sp_cert, AES128_GCM, RSA_OAEP_MGF1P, |r| {
             r.sign_assertion = false
@@ -518,19 +524,37 @@ mod encrypted {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn rsa_1_5_and_a_foreign_key_fail_alike() {
+    async fn rsa_1_5_3des_and_a_foreign_key_fail_alike_for_the_user_and_apart_in_the_log() {
+        // The browser sees one rejection (Undecryptable → one page); the log line
+        // carries the reason, which an operator needs to tell the IdP what to change.
         let (w, sp_cert) = world_with_sp_cert();
         let r = answer_encrypted(&w, &sp_cert, AES128_GCM, RSA_1_5, |r| {
             r.sign_response = true
         })
         .await;
-        assert!(matches!(rejected(r), Rejection::Undecryptable));
+        assert!(matches!(
+            rejected(r),
+            Rejection::Undecryptable(DecryptFailure::KeyTransportRefused)
+        ));
+        let r = answer_encrypted(&w, &sp_cert, TRIPLEDES_CBC, RSA_OAEP_MGF1P, |r| {
+            r.sign_response = true
+        })
+        .await;
+        let r = rejected(r);
+        assert!(
+            matches!(r, Rejection::Undecryptable(DecryptFailure::CipherRefused)),
+            "{r}"
+        );
+        assert!(r.to_string().contains("3DES is refused"), "{r}");
         let stranger = rsa_key().cert_pem;
         let r = answer_encrypted(&w, &stranger, AES128_GCM, RSA_OAEP_MGF1P, |r| {
             r.sign_response = true
         })
         .await;
-        assert!(matches!(rejected(r), Rejection::Undecryptable));
+        assert!(matches!(
+            rejected(r),
+            Rejection::Undecryptable(DecryptFailure::KeyUnwrap)
+        ));
     }
 }
 

@@ -103,7 +103,9 @@ fn sp_metadata_reads_back_with_an_independent_parser() {
         assert!(xml.contains(&format!(r#"<alg:DigestMethod Algorithm="{uri}"/>"#)));
     }
     assert!(xml.contains(r#"<alg:SigningMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" MinKeySize="2048"/>"#));
-    assert!(xml.contains(r#"<alg:SigningMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/>"#));
+    assert!(xml.contains(
+        r#"<alg:SigningMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/>"#
+    ));
     assert!(!xml.contains("sha1"), "{xml}");
     let keys = role.key_descriptors.as_ref().unwrap();
     assert_eq!(keys.len(), 2);

@@ -57,6 +57,10 @@ pub enum Error {
     /// The signature is not where the profile puts it, or there are several.
     #[error("signature placement: {0}")]
     Placement(String),
+    /// The signature uses an algorithm or transform outside the policy (SHA-1, HMAC,
+    /// XPath…): its URI.
+    #[error("refused algorithm {0}")]
+    Algorithm(String),
     /// The signature did not verify with any of the keys.
     #[error("signature did not verify: {0}")]
     Invalid(String),

@@ -144,10 +144,26 @@ pub(crate) fn verify(
             return ctx.references(with_content);
         }
         failure = if rc < 0 {
-            ffi::last_error()
+            let detail = ffi::last_error();
+            if let Some(uri) = refused_algorithm(&detail) {
+                return Err(Error::Algorithm(uri));
+            }
+            detail
         } else {
             "the signature does not match the content (altered, or signed by another key)".into()
         };
     }
     Err(Error::Invalid(failure))
+}
+
+/// The URI of a transform or algorithm xmlsec refused to read (it is not enabled: see
+/// the module's list), from its error text (`…href=URI…`).
+fn refused_algorithm(detail: &str) -> Option<String> {
+    let (_, rest) = detail.split_once("href=")?;
+    let uri: String = rest
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | ';' | ','))
+        .collect();
+    (!uri.is_empty()).then_some(uri)
 }

@@ -4,7 +4,9 @@
 //! DigestMethod and MGF); RSA PKCS#1 v1.5 is refused (Bleichenbacher). Content: AES-128,
 //! -192 and -256 in GCM (Shibboleth) and CBC (SimpleSAMLphp, samlify). CBC ciphertext is
 //! malleable, so the caller allows it only inside a Response whose signature was verified
-//! before decrypting. Every decryption failure is the same [`Rejection::Undecryptable`].
+//! before decrypting. Every decryption failure is one [`Rejection::Undecryptable`] to the
+//! browser (one page, one status); its [`DecryptFailure`] tells the operator's log why
+//! (a refused algorithm, CBC outside a signed Response, a wrong key…).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -115,7 +117,7 @@ pub(crate) fn extract(xml: &str) -> Result<Encrypted, Rejection> {
         }
     }
     if out.key_cipher.is_empty() || out.data_cipher.is_empty() {
-        return Err(Rejection::Undecryptable);
+        return Err(Rejection::Undecryptable(DecryptFailure::Incomplete));
     }
     Ok(out)
 }
@@ -135,16 +137,78 @@ fn md(uri: Option<&str>) -> Option<&'static openssl::md::MdRef> {
     })
 }
 
-fn unwrap_key(enc: &Encrypted, key: &PKey<Private>) -> Option<Vec<u8>> {
+/// Why an encrypted assertion was not decrypted: for the log only (the browser sees one
+/// page whatever the cause).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecryptFailure {
+    /// No or incomplete `EncryptedKey`/`EncryptedData`.
+    Incomplete,
+    /// A key transport other than RSA-OAEP (RSA PKCS#1 v1.5 is refused), or an
+    /// unknown digest for it.
+    KeyTransportRefused,
+    /// A content cipher other than AES-GCM/CBC (3DES is refused).
+    CipherRefused,
+    /// AES-CBC in a Response whose signature was not verified first.
+    CbcOutsideSignedResponse,
+    /// The key did not unwrap (not encrypted to our key, or damaged).
+    KeyUnwrap,
+    /// The content did not decrypt (tag, padding, length: altered or damaged).
+    Content,
+}
+
+impl DecryptFailure {
+    /// The label used in logs and metrics.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Incomplete => "incomplete",
+            Self::KeyTransportRefused => "key_transport_refused",
+            Self::CipherRefused => "cipher_refused",
+            Self::CbcOutsideSignedResponse => "cbc_outside_signed_response",
+            Self::KeyUnwrap => "key_unwrap",
+            Self::Content => "content",
+        }
+    }
+}
+
+impl std::fmt::Display for DecryptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Incomplete => "no complete EncryptedKey and EncryptedData",
+            Self::KeyTransportRefused => {
+                "key transport refused (only RSA-OAEP; RSA PKCS#1 v1.5 is refused)"
+            }
+            Self::CipherRefused => "content cipher refused (only AES-GCM, or AES-CBC in a signed Response; 3DES is refused)",
+            Self::CbcOutsideSignedResponse => {
+                "AES-CBC outside a Response whose signature verified (malleable: refused)"
+            }
+            Self::KeyUnwrap => "the key did not unwrap with our encryption key",
+            Self::Content => "the content did not decrypt (altered or damaged)",
+        })
+    }
+}
+
+fn unwrap_key(enc: &Encrypted, key: &PKey<Private>) -> Result<Vec<u8>, DecryptFailure> {
+    let refused = DecryptFailure::KeyTransportRefused;
     let (digest, mgf) = match enc.key_algorithm.as_str() {
         "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p" => {
-            (md(enc.key_digest.as_deref())?, Md::sha1())
+            (md(enc.key_digest.as_deref()).ok_or(refused)?, Md::sha1())
         }
-        "http://www.w3.org/2009/xmlenc11#rsa-oaep" => {
-            (md(enc.key_digest.as_deref())?, md(enc.key_mgf.as_deref())?)
-        }
-        _ => return None,
+        "http://www.w3.org/2009/xmlenc11#rsa-oaep" => (
+            md(enc.key_digest.as_deref()).ok_or(refused)?,
+            md(enc.key_mgf.as_deref()).ok_or(refused)?,
+        ),
+        _ => return Err(refused),
     };
+    unwrap_oaep(enc, key, digest, mgf).ok_or(DecryptFailure::KeyUnwrap)
+}
+
+fn unwrap_oaep(
+    enc: &Encrypted,
+    key: &PKey<Private>,
+    digest: &openssl::md::MdRef,
+    mgf: &openssl::md::MdRef,
+) -> Option<Vec<u8>> {
     let wrapped = B64
         .decode(enc.key_cipher.split_whitespace().collect::<String>())
         .ok()?;
@@ -158,10 +222,7 @@ fn unwrap_key(enc: &Encrypted, key: &PKey<Private>) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn content(enc: &Encrypted, aes_key: &[u8], allow_cbc: bool) -> Option<Vec<u8>> {
-    let data = B64
-        .decode(enc.data_cipher.split_whitespace().collect::<String>())
-        .ok()?;
+fn content(enc: &Encrypted, aes_key: &[u8], allow_cbc: bool) -> Result<Vec<u8>, DecryptFailure> {
     let (cipher, gcm) = match enc.data_algorithm.as_str() {
         "http://www.w3.org/2009/xmlenc11#aes128-gcm" => (Cipher::aes_128_gcm(), true),
         "http://www.w3.org/2009/xmlenc11#aes192-gcm" => (Cipher::aes_192_gcm(), true),
@@ -169,9 +230,19 @@ fn content(enc: &Encrypted, aes_key: &[u8], allow_cbc: bool) -> Option<Vec<u8>> 
         "http://www.w3.org/2001/04/xmlenc#aes128-cbc" => (Cipher::aes_128_cbc(), false),
         "http://www.w3.org/2001/04/xmlenc#aes192-cbc" => (Cipher::aes_192_cbc(), false),
         "http://www.w3.org/2001/04/xmlenc#aes256-cbc" => (Cipher::aes_256_cbc(), false),
-        _ => return None,
+        _ => return Err(DecryptFailure::CipherRefused),
     };
-    if aes_key.len() != cipher.key_len() || (!gcm && !allow_cbc) {
+    if !gcm && !allow_cbc {
+        return Err(DecryptFailure::CbcOutsideSignedResponse);
+    }
+    decipher(enc, aes_key, cipher, gcm).ok_or(DecryptFailure::Content)
+}
+
+fn decipher(enc: &Encrypted, aes_key: &[u8], cipher: Cipher, gcm: bool) -> Option<Vec<u8>> {
+    let data = B64
+        .decode(enc.data_cipher.split_whitespace().collect::<String>())
+        .ok()?;
+    if aes_key.len() != cipher.key_len() {
         return None;
     }
     if gcm {
@@ -207,7 +278,7 @@ pub(crate) fn decrypt(
     key: &PKey<Private>,
     allow_cbc: bool,
 ) -> Result<String, Rejection> {
-    let aes_key = unwrap_key(enc, key).ok_or(Rejection::Undecryptable)?;
-    let plain = content(enc, &aes_key, allow_cbc).ok_or(Rejection::Undecryptable)?;
-    String::from_utf8(plain).map_err(|_| Rejection::Undecryptable)
+    let aes_key = unwrap_key(enc, key).map_err(Rejection::Undecryptable)?;
+    let plain = content(enc, &aes_key, allow_cbc).map_err(Rejection::Undecryptable)?;
+    String::from_utf8(plain).map_err(|_| Rejection::Undecryptable(DecryptFailure::Content))
 }

@@ -31,6 +31,7 @@ use passerelle_store::{Expiry, Key, Store};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+pub use decrypt::DecryptFailure;
 pub use identity::{Identity, SubjectSource};
 
 use crate::error::Error;
@@ -99,10 +100,15 @@ pub enum Rejection {
         /// Second-level code (e.g. `…:status:AuthnFailed`, `…:NoPassive`).
         subcode: Option<String>,
     },
-    /// The encrypted assertion could not be decrypted (every cause looks the same: wrong
-    /// key, refused algorithm, CBC outside a signed response, bad padding or tag).
-    #[error("the encrypted assertion could not be decrypted")]
-    Undecryptable,
+    /// The encrypted assertion could not be decrypted. The browser sees one page whatever
+    /// the cause; the log says which (a refused algorithm, CBC outside a signed
+    /// response, a wrong key, bad padding or tag).
+    #[error("the encrypted assertion could not be decrypted: {0}")]
+    Undecryptable(DecryptFailure),
+    /// Not exactly one assertion in the whole response as received (signed or not: the
+    /// wrapping attacks add one).
+    #[error("{0} assertions in the response (exactly one expected)")]
+    RawAssertionCount(usize),
     /// Not exactly one assertion in the signed content.
     #[error("{0} assertions in the signed content (exactly one expected)")]
     AssertionCount(usize),
@@ -144,6 +150,40 @@ pub enum Rejection {
     NoSubject,
 }
 
+impl Rejection {
+    /// The reason's label, for logs and metrics (a closed set).
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Encoding => "encoding",
+            Self::Charset(_) => "charset",
+            Self::Doctype => "doctype",
+            Self::Malformed(_) => "malformed",
+            Self::UnknownIdp(_) => "unknown_idp",
+            Self::NoSigningKey => "no_signing_key",
+            Self::Unsigned => "unsigned",
+            Self::BadSignature(_) => "bad_signature",
+            Self::IdpStatus { .. } => "idp_status",
+            Self::Undecryptable(_) => "undecryptable",
+            Self::RawAssertionCount(_) => "raw_assertion_count",
+            Self::AssertionCount(_) => "assertion_count",
+            Self::IssuerMismatch => "issuer_mismatch",
+            Self::WrongDestination => "wrong_destination",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::WrongAudience => "wrong_audience",
+            Self::NoBearerConfirmation => "no_bearer_confirmation",
+            Self::UnknownRequest => "unknown_request",
+            Self::RequestIdpMismatch => "request_idp_mismatch",
+            Self::RelayStateMismatch => "relay_state_mismatch",
+            Self::Replay => "replay",
+            Self::NoAuthnStatement => "no_authn_statement",
+            Self::NoSubject => "no_subject",
+        }
+    }
+}
+
 /// What the browser posted.
 #[derive(Debug, Clone, Copy)]
 pub struct AcsRequest<'a> {
@@ -180,7 +220,7 @@ pub async fn consume(
     let mut issuer = None;
     let result = check(sp, federation, store, input, settings, now, &mut issuer).await;
     if let Err(Error::Rejected(r)) = &result {
-        tracing::warn!(idp = issuer.as_deref().unwrap_or("-"), reason = %r, "SAML response rejected");
+        tracing::warn!(idp = issuer.as_deref().unwrap_or("-"), reason = r.as_str(), detail = %r, "SAML response rejected");
     }
     result
 }
@@ -239,7 +279,7 @@ async fn check(
     // Counted on the raw document: a second assertion, signed or not, wherever it hides,
     // is refused (the wrapping attacks add one).
     if peeked.assertions != 1 {
-        return Err(reject(Rejection::AssertionCount(peeked.assertions)));
+        return Err(reject(Rejection::RawAssertionCount(peeked.assertions)));
     }
 
     // Verify with the IdP's metadata keys, one at a time; parse only what was signed.

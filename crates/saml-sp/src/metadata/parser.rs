@@ -116,10 +116,28 @@ struct Parser {
     out: Aggregate,
 }
 
-/// A name on one line: every run of white space (newlines, tabs) becomes one space, so
-/// a name never breaks a list, a log line or a page's layout.
+/// A name on one line: a line break or tab (control white space), with the spaces around
+/// it, becomes one space, so a name never breaks a list, a log line or a page's layout.
+/// Other spaces (double spaces, no-break spaces of French typography) are kept.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let breaking = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}');
+    if !text.contains(breaking) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if breaking(c) {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+            out.push(' ');
+            while chars.next_if(|n| breaking(*n) || *n == ' ').is_some() {}
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn lang(e: &BytesStart<'_>) -> String {

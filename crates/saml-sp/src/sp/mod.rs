@@ -32,9 +32,18 @@ pub const DIGEST_METHODS: &[&str] = &[
 /// Signature methods the ACS accepts (`alg:SigningMethod`): RSA (2048 bits or more) and
 /// ECDSA with SHA-2. SHA-1 and HMAC are refused by the verifier.
 pub const SIGNING_METHODS: &[(&str, Option<u32>)] = &[
-    ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", Some(2048)),
-    ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha384", Some(2048)),
-    ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha512", Some(2048)),
+    (
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        Some(2048),
+    ),
+    (
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        Some(2048),
+    ),
+    (
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        Some(2048),
+    ),
     ("http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256", None),
     ("http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384", None),
     ("http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512", None),
@@ -173,7 +182,9 @@ fn algorithm_support() -> String {
         let _ = writeln!(out, r#"    <alg:DigestMethod Algorithm="{d}"/>"#);
     }
     for (m, min) in SIGNING_METHODS {
-        let min = min.map(|n| format!(r#" MinKeySize="{n}""#)).unwrap_or_default();
+        let min = min
+            .map(|n| format!(r#" MinKeySize="{n}""#))
+            .unwrap_or_default();
         let _ = writeln!(out, r#"    <alg:SigningMethod Algorithm="{m}"{min}/>"#);
     }
     out

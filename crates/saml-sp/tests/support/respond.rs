@@ -37,6 +37,7 @@ pub const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
 pub const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
 pub const AES128_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
 pub const AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
+pub const TRIPLEDES_CBC: &str = "http://www.w3.org/2001/04/xmlenc#tripledes-cbc";
 pub const AES192_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes192-gcm";
 pub const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 pub const RSA_OAEP_11: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
@@ -51,6 +52,7 @@ pub fn encrypt(assertion: &str, cert_pem: &str, data_alg: &str, key_alg: &str) -
         AES256_GCM => (Cipher::aes_256_gcm(), true),
         AES128_CBC => (Cipher::aes_128_cbc(), false),
         AES256_CBC => (Cipher::aes_256_cbc(), false),
+        TRIPLEDES_CBC => (Cipher::des_ede3_cbc(), false),
         other => panic!("{other}"),
     };
     let mut key = vec![0u8; cipher.key_len()];
@@ -70,7 +72,7 @@ pub fn encrypt(assertion: &str, cert_pem: &str, data_alg: &str, key_alg: &str) -
         .unwrap();
         [iv.as_slice(), &ct, &tag].concat()
     } else {
-        let mut iv = [0u8; 16];
+        let mut iv = vec![0u8; cipher.iv_len().unwrap_or(16)];
         openssl::rand::rand_bytes(&mut iv).unwrap();
         let ct = openssl::symm::encrypt(cipher, &key, Some(&iv), assertion.as_bytes()).unwrap();
         [iv.as_slice(), &ct].concat()

@@ -281,9 +281,24 @@ fn rejection_page(r: &Rejection) -> Fail {
 
 /// `POST /saml/acs`: validates the university's answer (HTTP-POST binding).
 pub(crate) async fn saml_acs(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let fields = Fields::parse_limited(&body, app.acs.max_response_bytes.saturating_mul(2));
     let lang = accepted(&headers).unwrap_or_default();
     let t = app.catalog.texts(lang);
+    let limit = app.acs.max_response_bytes.saturating_mul(2);
+    if body.len() > limit {
+        // Said as it is, not as the empty form the size would otherwise leave.
+        let r = Rejection::TooLarge;
+        tracing::warn!(
+            idp = "-",
+            reason = r.as_str(),
+            bytes = body.len(),
+            limit,
+            "SAML response rejected"
+        );
+        app.metrics.saml_rejected(r.as_str());
+        app.metrics.login("fed", "rejected");
+        return render_fail(&app, &t, rejection_page(&r), "/saml/acs");
+    }
+    let fields = Fields::parse_limited(&body, limit);
     let relay = fields.get("RelayState");
     let input = AcsRequest {
         saml_response: fields.get("SAMLResponse"),
@@ -302,7 +317,7 @@ pub(crate) async fn saml_acs(State(app): State<App>, headers: HeaderMap, body: B
     {
         Ok(i) => i,
         Err(passerelle_saml_sp::Error::Rejected(r)) => {
-            app.metrics.saml_rejected(&format!("{r:?}"));
+            app.metrics.saml_rejected(r.as_str());
             app.metrics.login("fed", "rejected");
             return render_fail(&app, &t, rejection_page(&r), "/saml/acs");
         }

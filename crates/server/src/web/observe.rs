@@ -44,7 +44,7 @@ struct LoginLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
-    reason: String,
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -167,14 +167,9 @@ impl Metrics {
     }
 
     /// A refused SAML response (the reason is the rejection's kind, not its text).
-    pub(crate) fn saml_rejected(&self, reason: &str) {
-        let kind: String = reason
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .take(40)
-            .collect();
+    pub(crate) fn saml_rejected(&self, reason: &'static str) {
         self.saml_rejections
-            .get_or_create(&ReasonLabel { reason: kind })
+            .get_or_create(&ReasonLabel { reason })
             .inc();
     }
 }
