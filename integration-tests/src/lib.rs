@@ -101,6 +101,23 @@ pub fn binary() -> PathBuf {
     .clone()
 }
 
+/// Runs `passerelle ARGS…` (a sysadmin's verb) to completion: (success, stdout, stderr).
+///
+/// # Panics
+/// When the binary cannot be started.
+#[must_use]
+pub fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(binary())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("passerelle {args:?}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A running `passerelle` process.
 pub struct Passerelle {
     child: tokio::process::Child,

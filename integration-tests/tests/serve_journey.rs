@@ -14,7 +14,7 @@ use passerelle_integration_tests::deploy::{CLIENT_ID, CLIENT_SECRET, Deployment,
 use passerelle_integration_tests::flows::{
     activate, back_to_app, ok, password_to_app, set_password,
 };
-use passerelle_integration_tests::{Browser, OidcApp, code_in, link_in, smtp_mail};
+use passerelle_integration_tests::{Browser, OidcApp, cli, code_in, link_in, smtp_mail};
 use serde_json::json;
 
 const PASSWORD: &str = "Premier-Mot2passe";
@@ -221,18 +221,6 @@ async fn redis_down_shows_a_503_page_and_service_comes_back_by_itself() {
         back = b.get("/login").await;
     }
     ok(&back, 200, "Votre adresse email");
-}
-
-fn cli(args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(passerelle_integration_tests::binary())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

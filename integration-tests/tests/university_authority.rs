@@ -15,19 +15,7 @@ use passerelle_integration_tests::deploy::{Deployment, MALLORY, USER};
 use passerelle_integration_tests::flows::{
     activate, activate_as, ok, set_password, through_university,
 };
-use passerelle_integration_tests::{Browser, link_in, smtp_mail};
-
-fn cli(args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(passerelle_integration_tests::binary())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use passerelle_integration_tests::{Browser, cli, link_in, smtp_mail};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idp_asserting_another_universitys_address_creates_links_and_mails_nothing() {

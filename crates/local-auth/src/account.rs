@@ -105,6 +105,22 @@ pub struct Account {
 }
 
 impl Account {
+    /// A new account waiting for its first password, linked to nothing.
+    pub(crate) fn pending(email: &Email, now: Timestamp) -> Self {
+        Self {
+            email: email.clone(),
+            status: AccountStatus::PendingActivation,
+            federated: None,
+            profile: Profile::default(),
+            password_hash: None,
+            created_at: now,
+            updated_at: now,
+            activated_at: None,
+            last_login_at: None,
+            password_changed_at: None,
+        }
+    }
+
     /// Whether a password is set.
     #[must_use]
     pub fn has_password(&self) -> bool {
@@ -180,16 +196,9 @@ impl LocalAuth {
             }
             None => {
                 let fresh = Account {
-                    email: email.clone(),
-                    status: AccountStatus::PendingActivation,
                     federated: Some(id.clone()),
                     profile,
-                    password_hash: None,
-                    created_at: now,
-                    updated_at: now,
-                    activated_at: None,
-                    last_login_at: None,
-                    password_changed_at: None,
+                    ..Account::pending(email, now)
                 };
                 let created = self
                     .store

@@ -156,19 +156,7 @@ impl LocalAuth {
 
     /// A pending account linked to nothing (kept if another request made it first).
     async fn create_pending(&self, email: &Email) -> Result<(), Error> {
-        let now = self.clock.now();
-        let fresh = Account {
-            email: email.clone(),
-            status: AccountStatus::PendingActivation,
-            federated: None,
-            profile: Profile::default(),
-            password_hash: None,
-            created_at: now,
-            updated_at: now,
-            activated_at: None,
-            last_login_at: None,
-            password_changed_at: None,
-        };
+        let fresh = Account::pending(email, self.clock.now());
         self.store
             .set_if_absent(&keys::account(email), &fresh, Expiry::Never)
             .await?;
