@@ -16,6 +16,8 @@ use passerelle_oidc_provider::ClientConfig;
 use passerelle_saml_sp::sp::SpConfig;
 use serde::Deserialize;
 
+mod missing;
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -327,6 +329,24 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Every required key `text` lacks, one located line each (the first is the error, the
+/// others follow in its message); `None` when the file's first error is another.
+fn missing_keys_error(path: &Path, text: &str) -> Option<ConfigError> {
+    let located = |key: &String| ConfigError {
+        file: path.to_path_buf(),
+        line: locate(text, key),
+        key: Some(key.clone()),
+        message: "missing required key".into(),
+    };
+    let keys = missing::missing_keys::<Config>(text);
+    let (first, rest) = keys.split_first()?;
+    let mut error = located(first);
+    for key in rest {
+        error.message = format!("{}\n{}", error.message, located(key));
+    }
+    Some(error)
+}
+
 /// The 1-based line of `offset` in `text`.
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
@@ -495,8 +515,10 @@ impl Config {
             .map_err(|e| err(None, None, format!("cannot read: {e}")))?;
         // Parsed from the text first: errors then carry a position.
         let mut config: Self = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| line_of(&text, s.start));
-            err(line, None, e.message().to_owned())
+            missing_keys_error(path, &text).unwrap_or_else(|| {
+                let line = e.span().map(|s| line_of(&text, s.start));
+                err(line, None, e.message().to_owned())
+            })
         })?;
         let overrides = env_overrides(vars)
             .map_err(|(var, m)| err(None, None, format!("environment variable {var}: {m}")))?;
@@ -532,11 +554,11 @@ impl Config {
                 "must be an origin without path, query or fragment".into(),
             );
         }
-        if !self.store.url.starts_with("redis") && self.store.url != "memory" {
-            return bad(
-                "store.url",
-                "must be redis://, rediss://, redis+cluster:// or memory".into(),
-            );
+        // Parsed as `serve` will (the store's own open: it never connects).
+        if self.store.url != "memory"
+            && let Err(e) = passerelle_store::Store::open(&self.store.url, &self.store.prefix)
+        {
+            return bad("store.url", e.to_string());
         }
         let s = &self.sessions;
         if s.anonymous_secs == 0 || s.idle_secs == 0 || s.absolute_secs < s.idle_secs {
@@ -582,54 +604,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// Every file the configuration names that cannot be read or used, one line each.
-pub(crate) fn check_files(config: &Config) -> Vec<String> {
-    let mut problems = Vec::new();
-    if let Err(e) = crate::serve::read_secret(&config.secret_file) {
-        problems.push(format!("secret_file: {e:#}"));
-    }
-    let k = &config.saml.keys;
-    for (key, cert, what) in [
-        (
-            &k.signing_key,
-            &k.signing_cert,
-            "saml.keys.signing_key/signing_cert",
-        ),
-        (
-            &k.encryption_key,
-            &k.encryption_cert,
-            "saml.keys.encryption_key/encryption_cert",
-        ),
-    ] {
-        match (std::fs::read(key), std::fs::read(cert)) {
-            (Ok(key), Ok(cert)) => {
-                if let Err(e) = passerelle_saml_sp::sp::KeyPair::from_pem(&key, &cert) {
-                    problems.push(format!("{what}: {e}"));
-                }
-            }
-            (Err(e), _) => problems.push(format!("{what}: {}: {e}", key.display())),
-            (_, Err(e)) => problems.push(format!("{what}: {}: {e}", cert.display())),
-        }
-    }
-    for (i, f) in config.saml.federations.iter().enumerate() {
-        for c in &f.certs {
-            let ok = std::fs::read_to_string(c)
-                .map_err(|e| e.to_string())
-                .and_then(|pem| {
-                    passerelle_saml_sp::metadata::PinnedCerts::from_pem(&pem)
-                        .map_err(|e| e.to_string())
-                });
-            if let Err(e) = ok {
-                problems.push(format!("saml.federations[{i}].certs: {}: {e}", c.display()));
-            }
-        }
-    }
-    if let Err(e) = passerelle_local_auth::Mailer::new(&config.mail) {
-        problems.push(format!("mail: {e}"));
-    }
-    problems
 }
 
 #[cfg(test)]
@@ -714,6 +688,50 @@ mod tests {
             e.message.contains("host"),
             "smtp keys are unknown to the outbox: {e}"
         );
+    }
+
+    #[test]
+    fn a_malformed_store_url_is_refused_with_its_line() {
+        let text = SAMPLE.replacen("url = \"redis://", "url = \"redis//", 1);
+        let e = Config::load(&write(&text).0).unwrap_err();
+        let expected = text
+            .lines()
+            .position(|l| l.starts_with("url = \"redis//"))
+            .unwrap()
+            + 1;
+        assert_eq!(e.key.as_deref(), Some("store.url"), "{e}");
+        assert_eq!(e.line, Some(expected), "{e}");
+    }
+
+    #[test]
+    fn every_missing_required_key_is_reported_at_once() {
+        let text = SAMPLE
+            .replacen(
+                "signing_key = \"/etc/passerelle/saml/sp-signing.key\"\n",
+                "",
+                1,
+            )
+            .replacen(
+                "encryption_cert = \"/etc/passerelle/saml/sp-encryption.crt\"\n",
+                "",
+                1,
+            )
+            .replacen("from = \"UNESS <no-reply@uness.fr>\"\n", "", 1)
+            .replacen("secret_file = \"/etc/passerelle/secret\"\n", "", 1);
+        let e = Config::load(&write(&text).0).unwrap_err();
+        let shown = e.to_string();
+        let line_of_header = |h: &str| text.lines().position(|l| l == h).unwrap() + 1;
+        let keys = line_of_header("[saml.keys]");
+        let mail = line_of_header("[mail]");
+        for expected in [
+            format!(":{keys}: saml.keys.signing_key: missing required key"),
+            format!(":{keys}: saml.keys.encryption_cert: missing required key"),
+            format!(":{mail}: mail.from: missing required key"),
+            ": secret_file: missing required key".to_owned(),
+        ] {
+            assert!(shown.contains(&expected), "{expected} in:\n{shown}");
+        }
+        assert_eq!(shown.lines().count(), 4, "one line per key:\n{shown}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! validate.
 
 mod cli_admin;
+mod cli_check;
 mod cli_metadata;
 mod config;
 mod demo;
@@ -133,19 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             logging(config.log.format == config::LogFormat::Json);
             runtime()?.block_on(serve::run(config))
         }
-        Command::CheckConfig { file } => {
-            let config = config::Config::load(&file)?;
-            // The files it names must be readable too (keys, secret, pinned certificates).
-            // (The SMTP transport's pool needs a runtime even to be built.)
-            let problems = runtime()?.block_on(async { config::check_files(&config) });
-            if problems.is_empty() {
-                use std::io::Write as _;
-                writeln!(std::io::stdout().lock(), "{}: OK", file.display())?;
-                Ok(())
-            } else {
-                anyhow::bail!("{}", problems.join("\n"))
-            }
-        }
+        Command::CheckConfig { file } => cli_check::run(&file),
         Command::SpMetadata { config } => cli_admin::sp_metadata(&config),
         Command::Keys { command } => {
             logging(false);

@@ -16,7 +16,7 @@ use passerelle_local_auth::secret::SecretKey;
 use passerelle_local_auth::{LocalAuth, Mailer};
 use passerelle_oidc_provider::{Provider, Registry, Settings};
 use passerelle_saml_sp::acs::AcsSettings;
-use passerelle_saml_sp::federation::{Federation, Location, Source};
+use passerelle_saml_sp::federation::{Federation, Location, Source, SourceStatus};
 use passerelle_saml_sp::fetch::Fetcher;
 use passerelle_saml_sp::metadata::PinnedCerts;
 use passerelle_saml_sp::sp::{KeyPair, ServiceProvider};
@@ -34,7 +34,12 @@ fn read(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
 
 /// The server secret: the file's bytes, or the hex or base64 they spell.
 pub(crate) fn read_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let raw = read(path, "secret_file")?;
+    secret_bytes(path).map_err(|e| anyhow::anyhow!("secret_file: {e}"))
+}
+
+/// [`read_secret`] without the key's name in the error (`check-config` locates it).
+pub(crate) fn secret_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    let raw = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let text = String::from_utf8_lossy(&raw).trim().to_owned();
     let decoded = if !text.is_empty()
         && text.len().is_multiple_of(2)
@@ -55,11 +60,11 @@ pub(crate) fn read_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
         raw
     };
     if decoded.len() < 32 {
-        anyhow::bail!(
-            "secret_file {} holds {} bytes; at least 32 are needed",
+        return Err(format!(
+            "{} holds {} bytes; at least 32 are needed",
             path.display(),
             decoded.len()
-        );
+        ));
     }
     Ok(decoded)
 }
@@ -224,6 +229,44 @@ fn refresh_on_hangup(federation: Arc<Federation>) {
     });
 }
 
+/// One line per feed at start-up: loaded, served from its last good copy, or serving
+/// nothing — with the refusal's reason (the closed set `/metrics` counts).
+fn log_start_up(status: &SourceStatus) {
+    let (feed, idps) = (&status.name, status.idps);
+    let reason = status.last_failure.map_or("-", |f| f.as_str());
+    match &status.error {
+        None => tracing::info!(feed = %feed, idps, "federation feed loaded"),
+        Some(e) if idps == 0 => {
+            tracing::error!(feed = %feed, reason = %reason, error = %e, "federation feed not loaded at start-up: none of its IdPs is offered until a refresh succeeds (not ready)")
+        }
+        Some(e) => {
+            tracing::warn!(feed = %feed, idps, reason = %reason, error = %e, "federation feed refused at start-up: serving its last good copy")
+        }
+    }
+}
+
+/// The feeds that serve no IdP (the instance is not ready while there is one).
+fn feeds_serving_nothing(federation: &Federation) -> String {
+    let snapshot = federation.snapshot();
+    let names: Vec<&str> = snapshot
+        .sources
+        .iter()
+        .filter(|s| s.idps == 0)
+        .map(|s| s.name.as_str())
+        .collect();
+    names.join(", ")
+}
+
+/// "passerelle is up", or up but not ready with the feeds to fix.
+fn log_up(config: &Config, scheme: &str, empty_feeds: &str) {
+    let (listen, public_url) = (config.listen, &config.public_url);
+    if empty_feeds.is_empty() {
+        tracing::info!(listen = %listen, public_url = %public_url, "passerelle is up ({scheme})");
+    } else {
+        tracing::warn!(listen = %listen, public_url = %public_url, "passerelle is up ({scheme}) but not ready: federation feeds serving no IdP: {empty_feeds} (see /readyz)");
+    }
+}
+
 /// Builds the application from a checked configuration.
 pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
     let public = config.public_url.trim_end_matches('/').to_owned();
@@ -235,14 +278,7 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
     let now = OffsetDateTime::now_utc();
     federation.start_from_cache(now).await;
     for status in federation.refresh(now).await {
-        match status.error {
-            Some(e) => {
-                tracing::error!(feed = %status.name, error = %e, "federation feed not loaded at start-up")
-            }
-            None => {
-                tracing::info!(feed = %status.name, idps = status.idps, "federation feed loaded")
-            }
-        }
+        log_start_up(&status);
     }
     federation.clone().spawn_refresher(Duration::from_secs(
         config.saml.refresh_interval_secs.max(60),
@@ -291,6 +327,7 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
 /// Runs the bridge until Ctrl-C or SIGTERM.
 pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let app = build(&config).await?;
+    let empty_feeds = feeds_serving_nothing(&app.federation);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -304,12 +341,16 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 tls.key.clone(),
                 Duration::from_secs(tls.reload_check_secs.max(1)),
             )?;
-            tracing::info!(listen = %config.listen, public_url = %config.public_url, "passerelle is up (HTTPS)");
-            axum::serve(listener, service).with_graceful_shutdown(shutdown()).await
+            log_up(&config, "HTTPS", &empty_feeds);
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown())
+                .await
         }
         None => {
-            tracing::info!(listen = %config.listen, public_url = %config.public_url, "passerelle is up (HTTP)");
-            axum::serve(listener, service).with_graceful_shutdown(shutdown()).await
+            log_up(&config, "HTTP", &empty_feeds);
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown())
+                .await
         }
     }
     .context("HTTP server")
