@@ -12,6 +12,9 @@
 //! the next [`Keys::refresh`], the sealed keys this instance still holds — keys already
 //! published, so instances starting afterwards publish what the running ones sign with —
 //! and a new key only for an algorithm nobody holds any more; that is logged as an error.
+//! An instance started while the store is unavailable holds no key ([`Keys::unloaded`]):
+//! it signs nothing, and makes none of its own, until [`Keys::load`] reads (or creates,
+//! through the store) the shared set.
 //! Private key bytes never appear in `Debug`, logs or errors.
 
 use std::sync::Arc;
@@ -403,6 +406,9 @@ pub struct Keys {
     store: Store,
     seal: LessSafeKey,
     ring: ArcSwap<KeyRing>,
+    /// Whether a key set read from (or written to) the store is installed: until then
+    /// the ring is empty and nothing signs (a start while the store was unavailable).
+    loaded: std::sync::atomic::AtomicBool,
     max_token_lifetime: i64,
     /// The algorithms this provider signs with (one key each at least).
     algs: Vec<SigningAlg>,
@@ -435,6 +441,23 @@ impl Keys {
         max_token_lifetime: i64,
         now: i64,
     ) -> Result<Self, Error> {
+        let keys = Self::unloaded(store, secret, algs, max_token_lifetime)?;
+        keys.load(now).await?;
+        Ok(keys)
+    }
+
+    /// The key set before [`Keys::load`]: nothing is read, nothing signs, `/jwks` is
+    /// empty. No key is ever made here: a key made without the store would sign before
+    /// any other instance publishes it.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a secret shorter than 32 bytes.
+    pub fn unloaded(
+        store: Store,
+        secret: &[u8],
+        algs: &[SigningAlg],
+        max_token_lifetime: i64,
+    ) -> Result<Self, Error> {
         if secret.len() < 32 {
             return Err(Error::Config(
                 "the provider secret must be at least 32 bytes".into(),
@@ -446,21 +469,34 @@ impl Keys {
             .expand(&[b"seal v1"], &AES_256_GCM)
             .map_err(|_| Error::Internal("HKDF".into()))?;
         let seal = LessSafeKey::new(UnboundKey::from(okm));
-        let keys = Self {
+        Ok(Self {
             store,
             seal,
             ring: ArcSwap::from_pointee(KeyRing::default()),
+            loaded: std::sync::atomic::AtomicBool::new(false),
             max_token_lifetime,
             algs: algs.to_vec(),
-        };
-        let doc: StoredKeys = keys.store.get(&doc_key()).await?.unwrap_or_default();
-        let missing: Vec<SigningAlg> = algs
+        })
+    }
+
+    /// Loads the key set from the store, creating (under the store lock, published in
+    /// the store before this instance signs with it) a key for each algorithm that has
+    /// none.
+    ///
+    /// # Errors
+    /// [`Error::Keys`] when the stored keys cannot be unsealed (wrong secret), or a store
+    /// error ([`Error::Store`] with `is_unavailable()` while the store cannot be reached:
+    /// try again later).
+    pub async fn load(&self, now: i64) -> Result<(), Error> {
+        let doc: StoredKeys = self.store.get(&doc_key()).await?.unwrap_or_default();
+        let missing: Vec<SigningAlg> = self
+            .algs
             .iter()
             .copied()
             .filter(|a| !doc.keys.iter().any(|k| k.alg == *a))
             .collect();
         if missing.is_empty() {
-            keys.install(&doc)?;
+            self.install(&doc)?;
         } else {
             let names: Vec<&str> = missing.iter().map(|a| a.as_str()).collect();
             tracing::warn!(
@@ -468,17 +504,24 @@ impl Keys {
                 stored = doc.keys.len(),
                 "no signing key of these algorithms in the store: making them (a first start, or a store that lost its keys)"
             );
-            keys.update(|doc| {
+            self.update(|doc| {
                 for alg in &missing {
                     if !doc.keys.iter().any(|k| k.alg == *alg) {
-                        doc.keys.push(keys.new_stored(*alg, now, now)?);
+                        doc.keys.push(self.new_stored(*alg, now, now)?);
                     }
                 }
                 Ok(())
             })
             .await?;
         }
-        Ok(keys)
+        Ok(())
+    }
+
+    /// Whether a key set from the store is installed ([`Keys::load`] or
+    /// [`Keys::refresh`] succeeded once).
+    #[must_use]
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Adds a new key for `alg`, published now and signing from `now + publish_ahead`.
@@ -517,8 +560,13 @@ impl Keys {
     /// # Errors
     /// Store or unsealing errors; the current ring stays in use.
     pub async fn refresh(&self) -> Result<(), Error> {
-        let doc: StoredKeys = self.store.get(&doc_key()).await?.unwrap_or_default();
         let now = crate::provider::unix_now();
+        if !self.is_loaded() {
+            // Never loaded (the store was unavailable at start-up): a first load, not a
+            // repair — this instance holds nothing to put back.
+            return self.load(now).await;
+        }
+        let doc: StoredKeys = self.store.get(&doc_key()).await?.unwrap_or_default();
         let gap = self.gap(&doc, now);
         if gap.held.is_empty() && gap.algs.is_empty() {
             return self.install(&doc);
@@ -637,8 +685,11 @@ impl Keys {
         let result = async {
             let mut doc: StoredKeys = self.store.get(&doc_key()).await?.unwrap_or_default();
             change(&mut doc)?;
-            self.install(&doc)?;
+            // Checked before it is written, used only once written: a key signs only
+            // after the store publishes it to every instance.
+            let ring = self.ring_of(&doc)?;
             self.store.set(&doc_key(), &doc, Expiry::Never).await?;
+            self.use_ring(ring);
             Ok::<(), Error>(())
         }
         .await;
@@ -647,6 +698,18 @@ impl Keys {
     }
 
     fn install(&self, doc: &StoredKeys) -> Result<(), Error> {
+        let ring = self.ring_of(doc)?;
+        self.use_ring(ring);
+        Ok(())
+    }
+
+    fn use_ring(&self, ring: KeyRing) {
+        self.ring.store(Arc::new(ring));
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    fn ring_of(&self, doc: &StoredKeys) -> Result<KeyRing, Error> {
         let keys = doc
             .keys
             .iter()
@@ -660,8 +723,7 @@ impl Keys {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        self.ring.store(Arc::new(KeyRing { keys }));
-        Ok(())
+        Ok(KeyRing { keys })
     }
 
     fn new_stored(&self, alg: SigningAlg, now: i64, signs_from: i64) -> Result<StoredKey, Error> {

@@ -180,6 +180,24 @@ impl Provider {
         store: Store,
         secret: &[u8],
     ) -> Result<Self, Error> {
+        let provider = Self::with_keys_unloaded(settings, clients, store, secret)?;
+        provider.keys.load(unix_now()).await?;
+        Ok(provider)
+    }
+
+    /// Builds a provider without touching the store: its keys are loaded later with
+    /// [`Keys::load`] (or [`Keys::refresh`]); until then nothing signs and
+    /// [`Keys::unable_to_sign`] lists every algorithm. For a start while the store is
+    /// unavailable.
+    ///
+    /// # Errors
+    /// Invalid issuer or secret.
+    pub fn with_keys_unloaded(
+        settings: Settings,
+        clients: Registry,
+        store: Store,
+        secret: &[u8],
+    ) -> Result<Self, Error> {
         let issuer = url::Url::parse(&settings.issuer)
             .map_err(|e| Error::Config(format!("issuer {:?}: {e}", settings.issuer)))?;
         if issuer.query().is_some() || issuer.fragment().is_some() {
@@ -192,7 +210,7 @@ impl Provider {
         algs.dedup();
         let lifetime = i64::try_from(settings.token_lifetime.max(settings.code_lifetime))
             .map_err(|_| Error::Config("token lifetime too large".into()))?;
-        let keys = Keys::open(store.clone(), secret, &algs, lifetime, unix_now()).await?;
+        let keys = Keys::unloaded(store.clone(), secret, &algs, lifetime)?;
         let prk =
             ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"passerelle pairwise").extract(secret);
         let okm = prk

@@ -191,3 +191,37 @@ async fn signing_keys_lost_from_the_store_are_put_back_and_tokens_are_still_sign
     .unwrap();
     assert!(before.contains(&header["kid"].as_str().unwrap().to_owned()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_opened_while_the_store_is_down_make_no_key_until_it_answers_then_load_the_shared_set()
+{
+    let mut redis = passerelle_testkit::redis::RedisServer::start().unwrap();
+    let store = Store::open(&redis.url(), &unique("keys-deferred")).unwrap();
+    redis.stop();
+    let keys = Keys::unloaded(store.clone(), &[1u8; 32], &ALL, 300).unwrap();
+    let err = keys.load(1000).await.unwrap_err();
+    assert!(
+        matches!(&err, passerelle_oidc_provider::Error::Store(e) if e.is_unavailable()),
+        "{err}"
+    );
+    assert!(!keys.is_loaded());
+    assert!(
+        kids(&keys, 1000).is_empty(),
+        "nothing published, nothing made"
+    );
+    assert_eq!(keys.unable_to_sign(1000).len(), ALL.len());
+
+    redis.restart().unwrap();
+    keys.refresh().await.unwrap();
+    assert!(keys.is_loaded());
+    assert!(
+        keys.unable_to_sign(passerelle_oidc_provider::unix_now())
+            .is_empty()
+    );
+    // What it signs with is what the store publishes to every other instance.
+    let other = Keys::open(store, &[1u8; 32], &ALL, 300, 1000)
+        .await
+        .unwrap();
+    assert_eq!(kids(&keys, 1000), kids(&other, 1000));
+    assert_eq!(kids(&keys, 1000).len(), 3);
+}

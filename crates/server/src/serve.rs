@@ -3,7 +3,9 @@
 //! Everything that can be wrong is found before the port opens: the secret, the key
 //! files, the clients, the mailer, the store URL. The federation starts from its
 //! on-disk copies (re-verified) and refreshes in the background; a feed server that is
-//! down at start-up does not stop the bridge, it serves what it had.
+//! down at start-up does not stop the bridge, it serves what it had. Neither does a store
+//! that is down: the bridge starts not ready (pages and `/readyz` answer 503) and loads
+//! the OIDC signing keys once the store answers.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -164,12 +166,8 @@ pub(crate) fn local_auth(
     .context("[local_auth]")
 }
 
-/// The OpenID provider from the configuration (opens or creates the signing keys).
-pub(crate) async fn provider(
-    config: &Config,
-    store: &Store,
-    secret: &[u8],
-) -> anyhow::Result<Provider> {
+/// The provider's settings and relying parties from the configuration.
+fn provider_parts(config: &Config) -> anyhow::Result<(Settings, Registry)> {
     let o = &config.oidc;
     let settings = Settings {
         code_lifetime: o.code_lifetime_secs,
@@ -179,6 +177,20 @@ pub(crate) async fn provider(
         ..Settings::new(config.public_url.trim_end_matches('/'))
     };
     let registry = Registry::new(&o.clients).context("[[oidc.clients]]")?;
+    Ok((settings, registry))
+}
+
+/// What a provider error at start-up asks the operator to check.
+const PROVIDER_HINT: &str =
+    "OpenID provider (is the store reachable? is secret_file the one the other instances use?)";
+
+/// The OpenID provider from the configuration (opens or creates the signing keys).
+pub(crate) async fn provider(
+    config: &Config,
+    store: &Store,
+    secret: &[u8],
+) -> anyhow::Result<Provider> {
+    let (settings, registry) = provider_parts(config)?;
     Provider::new(
         settings,
         registry,
@@ -186,9 +198,71 @@ pub(crate) async fn provider(
         &derive(secret, "passerelle oidc v1")?,
     )
     .await
-    .context(
-        "OpenID provider (is the store reachable? is secret_file the one the other instances use?)",
+    .context(PROVIDER_HINT)
+}
+
+/// The OpenID provider for `serve`: as [`provider`], except that a store unavailable at
+/// start-up is not fatal — the bridge starts without keys (nothing signs, `/readyz`
+/// says so) and [`keep_keys_current`] loads them once the store answers. Keys are never
+/// made outside the store, so a key still signs only once published.
+async fn starting_provider(
+    config: &Config,
+    store: &Store,
+    secret: &[u8],
+) -> anyhow::Result<Provider> {
+    let (settings, registry) = provider_parts(config)?;
+    let provider = Provider::with_keys_unloaded(
+        settings,
+        registry,
+        store.clone(),
+        &derive(secret, "passerelle oidc v1")?,
     )
+    .context(PROVIDER_HINT)?;
+    match provider
+        .keys()
+        .load(passerelle_oidc_provider::unix_now())
+        .await
+    {
+        Ok(()) => {}
+        Err(passerelle_oidc_provider::Error::Store(e)) if e.is_unavailable() => {
+            tracing::warn!(error = %e, "the store is unavailable: starting without the OIDC signing keys (not ready); they are loaded once it answers");
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(PROVIDER_HINT)),
+    }
+    Ok(provider)
+}
+
+/// Keeps the signing keys current: until they are loaded (the store was unavailable at
+/// start-up), retries every few seconds; then re-reads them each minute (other instances
+/// and `passerelle keys rotate` add keys).
+fn keep_keys_current(keys: Arc<passerelle_oidc_provider::Keys>) {
+    tokio::spawn(async move {
+        let mut retry = Duration::from_secs(1);
+        loop {
+            let loaded = keys.is_loaded();
+            tokio::time::sleep(if loaded {
+                Duration::from_secs(60)
+            } else {
+                retry
+            })
+            .await;
+            match keys.refresh().await {
+                Ok(()) if !loaded => {
+                    tracing::info!("OIDC signing keys loaded: the store answers");
+                }
+                Ok(()) => {}
+                Err(passerelle_oidc_provider::Error::Store(e)) if e.is_unavailable() => {
+                    tracing::warn!(error = %e, "signing keys not refreshed");
+                    retry = (retry * 2).min(Duration::from_secs(10));
+                }
+                Err(e) if !loaded => {
+                    tracing::error!(error = %e, "OIDC signing keys cannot be loaded (is secret_file the one the other instances use?): not ready");
+                    retry = (retry * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => tracing::warn!(error = %e, "signing keys not refreshed"),
+            }
+        }
+    });
 }
 
 /// The SAML service provider from the configuration.
@@ -284,17 +358,8 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
         config.saml.refresh_interval_secs.max(60),
     ));
     refresh_on_hangup(federation.clone());
-    let oidc = Arc::new(provider(config, &store, &secret).await?);
-    // Other instances (or `passerelle keys rotate`) may add keys: pick them up.
-    let keys = oidc.keys().clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            if let Err(e) = keys.refresh().await {
-                tracing::warn!(error = %e, "signing keys not refreshed");
-            }
-        }
-    });
+    let oidc = Arc::new(starting_provider(config, &store, &secret).await?);
+    keep_keys_current(oidc.keys().clone());
     let s = &config.sessions;
     Ok(App::new(Inner {
         sessions: Sessions::new(
