@@ -188,3 +188,70 @@ async fn two_thousand_sign_ins_from_one_address_pass_while_wrong_passwords_are_s
     );
     assert!(text.contains("minute"), "{text}");
 }
+
+/// `n` cookie-less `GET /authorize` (valid client and redirect URI) on 8 tasks: how many
+/// answered (the portal, or the redirect to it) and how many got 429.
+async fn authorize_storm(d: &Deployment, n: usize) -> (usize, usize) {
+    const TASKS: usize = 8;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", passerelle_integration_tests::deploy::CLIENT_ID)
+        .append_pair("redirect_uri", &d.redirect_uri)
+        .append_pair("scope", "openid email")
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let url = format!("{}/authorize?{q}", d.public_url);
+    let mut tasks = Vec::new();
+    for _ in 0..TASKS {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut limited) = (0, 0);
+            for _ in 0..n / TASKS {
+                match client.get(&url).send().await.unwrap().status().as_u16() {
+                    200 | 303 => ok += 1,
+                    429 => limited += 1,
+                    other => panic!("/authorize answered {other}"),
+                }
+            }
+            (ok, limited)
+        }));
+    }
+    let mut total = (0, 0);
+    for t in tasks {
+        let (ok, limited) = t.await.unwrap();
+        total = (total.0 + ok, total.1 + limited);
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_requests_from_one_address_cannot_grow_the_store_past_its_allowance() {
+    let d = Deployment::start(1).await;
+    // Each visit stores a journey (the pending request and its session): up to the
+    // address's allowance of new journeys (10,000 per 15 minutes)…
+    let (ok, limited) = authorize_storm(&d, 10_000).await;
+    assert_eq!((ok, limited), (10_000, 0));
+    let full = store_size(&d.redis);
+    // …and not one more: further visits are refused and write nothing.
+    let (ok, limited) = authorize_storm(&d, 2_000).await;
+    assert_eq!((ok, limited), (0, 2_000));
+    let after = store_size(&d.redis);
+    eprintln!(
+        "keys at the allowance {}, after 2,000 more visits {}",
+        full.0, after.0
+    );
+    assert!(
+        after.0 <= full.0 + 2,
+        "keys grew from {} to {}",
+        full.0,
+        after.0
+    );
+}

@@ -78,6 +78,14 @@ async fn authorize(
 }
 
 async fn authorize_inner(cx: &mut Cx, pairs: &[(String, String)]) -> Result<Response, Fail> {
+    // The pending request is stored state: an anonymous visitor's journey counts against
+    // its address's allowance before it is written (a cookie-less client could otherwise
+    // fill the store through /authorize).
+    cx.app
+        .sessions
+        .admit_journey(&mut cx.session, &cx.client)
+        .await
+        .map_err(Fail::local)?;
     let pending = match cx.app.oidc.authorize(pairs).await? {
         Authorize::Invalid(e) => return Err(invalid(&e)),
         Authorize::Redirect(url) => return Ok(see_other(&url)),

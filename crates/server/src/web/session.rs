@@ -93,6 +93,8 @@ pub(crate) struct Session {
     fresh: bool,
     /// A record is in the store under this id.
     stored: bool,
+    /// Already counted against its address's allowance of new stored journeys.
+    admitted: bool,
 }
 
 /// Lifetimes of sessions.
@@ -164,6 +166,7 @@ fn unstored(id: String, now: i64, fresh: bool) -> Session {
         id,
         fresh,
         stored: false,
+        admitted: false,
     }
 }
 
@@ -182,6 +185,7 @@ impl Session {
             record: Record::default(),
             fresh: false,
             stored: false,
+            admitted: false,
         }
     }
 }
@@ -212,6 +216,7 @@ impl Sessions {
                     record,
                     fresh: false,
                     stored: true,
+                    admitted: false,
                 });
             }
             let _ = self.store.delete(&key(id)).await;
@@ -229,11 +234,32 @@ impl Sessions {
         s: &Session,
         client: &str,
     ) -> Result<(), passerelle_local_auth::Error> {
-        if s.stored || s.record.user.is_some() || !s.record.holds_state() {
+        if s.stored || s.admitted || s.record.user.is_some() || !s.record.holds_state() {
             return Ok(());
         }
         let counter = passerelle_local_auth::keys::throttle_client(client, "session");
         passerelle_local_auth::throttle::hit(&self.store, &counter, NEW_PER_ADDRESS).await
+    }
+
+    /// Counts a new journey of an anonymous visitor *before* a step writes state of its
+    /// own for it (the OIDC pending request at `/authorize`), under the same allowance as
+    /// [`Sessions::admit`] (counted once): one address cannot make the store hold more
+    /// than that many journeys per window, whatever the step that starts them.
+    ///
+    /// # Errors
+    /// `Throttled` past the limit, `Unavailable` when the store is down.
+    pub(crate) async fn admit_journey(
+        &self,
+        s: &mut Session,
+        client: &str,
+    ) -> Result<(), passerelle_local_auth::Error> {
+        if s.stored || s.admitted || s.record.user.is_some() {
+            return Ok(());
+        }
+        let counter = passerelle_local_auth::keys::throttle_client(client, "session");
+        passerelle_local_auth::throttle::hit(&self.store, &counter, NEW_PER_ADDRESS).await?;
+        s.admitted = true;
+        Ok(())
     }
 
     /// Stores the record when it holds state (or already was stored); returns the
