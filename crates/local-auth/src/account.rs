@@ -1,10 +1,14 @@
 //! Accounts: who may sign in with the fallback, and how.
 //!
-//! An account is keyed by its normalized e-mail. It is created *pending* when a
-//! university vouches for the address (SAML), becomes *active* when its owner sets a
-//! password through the activation link, and can be *disabled* by support. It may carry
-//! one federated identity (IdP entityID + subject), indexed for lookup. The password
-//! hash never leaves this crate and never appears in `Debug`.
+//! An account is keyed by its normalized e-mail. It is created *pending* — when a
+//! university vouches for the address (SAML), when someone invites the address
+//! (`invite.rs`), or when its owner proves the mailbox of a self-registration domain
+//! (`register.rs`) — becomes *active* when its owner sets a password through a link,
+//! and can be *disabled* by support. It records how it was created ([`Origin`]) and
+//! what proved it (the mailbox, a linked university identity): [`Account::kind`] is
+//! what apps are told. It may carry one federated identity (IdP entityID + subject),
+//! indexed for lookup. The password hash never leaves this crate and never appears in
+//! `Debug`.
 
 use std::fmt;
 
@@ -29,6 +33,103 @@ pub enum AccountStatus {
     Active,
     /// Blocked by support; nothing works.
     Disabled,
+}
+
+/// How an account came to be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A university vouched for the address (every account made before origins were
+    /// recorded came this way).
+    #[default]
+    University,
+    /// Someone invited the address (operator, support, an app).
+    Invitation,
+    /// The owner proved a mailbox in a self-registration domain the operator lists.
+    SelfRegistration,
+}
+
+impl Origin {
+    /// The stable name (logs, CLI, console).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::University => "university",
+            Self::Invitation => "invitation",
+            Self::SelfRegistration => "self_registration",
+        }
+    }
+}
+
+/// Who sent an invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Inviter {
+    /// The operator, with `passerelle accounts invite`.
+    Operator,
+    /// An app, through the machine API, authenticated as its OIDC client.
+    App {
+        /// The client id.
+        client_id: String,
+    },
+    /// A member of the support staff (the console).
+    Staff {
+        /// The staff member's address.
+        email: String,
+    },
+}
+
+impl Inviter {
+    /// One line for logs and the console: `operator`, `app:cockpit`, `staff:a@b.fr`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            Self::Operator => "operator".into(),
+            Self::App { client_id } => format!("app:{client_id}"),
+            Self::Staff { email } => format!("staff:{email}"),
+        }
+    }
+}
+
+/// What the account's invitation said (the first one; later ones only re-send).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationRecord {
+    /// Who invited.
+    #[serde(flatten)]
+    pub inviter: Inviter,
+    /// The app the person was invited to (a client id), if any.
+    pub app: Option<String>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// What an app may rely on about who the account belongs to (the `account_kind` claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// A university identity is linked: the person signed in at a university that
+    /// speaks for the address, and confirmed the mailbox in the same browser.
+    University,
+    /// Created by an invitation; the mailbox is proven, no university identity linked.
+    Invited,
+    /// Created by self-registration in a domain the operator lists; mailbox proven.
+    SelfRegistered,
+    /// The mailbox is proven, nothing more: a university asked for the activation,
+    /// but its link was confirmed in another browser, so no identity is linked.
+    Email,
+}
+
+impl AccountKind {
+    /// The claim value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::University => "university",
+            Self::Invited => "invited",
+            Self::SelfRegistered => "self_registered",
+            Self::Email => "email",
+        }
+    }
 }
 
 /// A federated identity: the IdP that asserted it and the subject it gave.
@@ -102,11 +203,21 @@ pub struct Account {
     pub last_login_at: Option<Timestamp>,
     /// Last password change.
     pub password_changed_at: Option<Timestamp>,
+    /// How it was created.
+    #[serde(default)]
+    pub origin: Origin,
+    /// Its invitation, when it was invited (also kept when a university or
+    /// self-registration created it first and someone invited it later).
+    #[serde(default)]
+    pub invitation: Option<InvitationRecord>,
+    /// When a link last proved its owner reads the mailbox.
+    #[serde(default)]
+    pub mailbox_proved_at: Option<Timestamp>,
 }
 
 impl Account {
     /// A new account waiting for its first password, linked to nothing.
-    pub(crate) fn pending(email: &Email, now: Timestamp) -> Self {
+    pub(crate) fn pending(email: &Email, origin: Origin, now: Timestamp) -> Self {
         Self {
             email: email.clone(),
             status: AccountStatus::PendingActivation,
@@ -118,6 +229,23 @@ impl Account {
             activated_at: None,
             last_login_at: None,
             password_changed_at: None,
+            origin,
+            invitation: None,
+            mailbox_proved_at: None,
+        }
+    }
+
+    /// What apps are told about whose account this is: a linked university identity
+    /// first, else how it was created.
+    #[must_use]
+    pub fn kind(&self) -> AccountKind {
+        if self.federated.is_some() {
+            return AccountKind::University;
+        }
+        match self.origin {
+            Origin::Invitation => AccountKind::Invited,
+            Origin::SelfRegistration => AccountKind::SelfRegistered,
+            Origin::University => AccountKind::Email,
         }
     }
 
@@ -198,7 +326,7 @@ impl LocalAuth {
                 let fresh = Account {
                     federated: Some(id.clone()),
                     profile,
-                    ..Account::pending(email, now)
+                    ..Account::pending(email, Origin::University, now)
                 };
                 let created = self
                     .store
@@ -232,10 +360,16 @@ impl LocalAuth {
         let limits = &self.config;
         let from_client = keys::throttle_client(client, "login-failures");
         let failures = keys::throttle_account(email, "login-failures");
+        let pair = keys::throttle_account_client(email, "login-failures", client);
         // Failures are counted, successes are not; the checks and the count happen in
         // one hashing slot, so parallel guesses cannot all pass a nearly full window.
+        // Three windows: per client address (a campus shares one), per account and
+        // client address (strict: a stranger's guesses fill their own), per account
+        // alone (far higher: NIST SP 800-63B's cap on consecutive failures, which a
+        // guesser spread over many addresses meets; the codes and links stay open).
         let slot = self.hasher.slot().await?;
         throttle::check(&self.store, &from_client, limits.login_failures_per_client).await?;
+        throttle::check(&self.store, &pair, limits.login_failures_per_account_client).await?;
         throttle::check(&self.store, &failures, limits.login_failures_per_account).await?;
 
         let account = self.account(email).await?;
@@ -246,6 +380,7 @@ impl LocalAuth {
         let verified = self.hasher.verify_in(&slot, password, stored).await?;
         let Some(mut account) = account.filter(|_| verified.ok) else {
             for (key, limit) in [
+                (&pair, limits.login_failures_per_account_client),
                 (&failures, limits.login_failures_per_account),
                 (&from_client, limits.login_failures_per_client),
             ] {
@@ -271,6 +406,7 @@ impl LocalAuth {
         account.updated_at = now;
         self.save(&account).await?;
         let _ = self.store.delete(&failures).await;
+        let _ = self.store.delete(&pair).await;
         Ok(account)
     }
 
@@ -282,6 +418,7 @@ impl LocalAuth {
         email: &Email,
         password: &Password,
         confirmation: &Password,
+        mailbox_proved: bool,
     ) -> Result<Account, Error> {
         let unmet = self.config.password_policy.check(password.expose());
         if !unmet.is_empty() {
@@ -299,6 +436,9 @@ impl LocalAuth {
         account.password_hash = Some(StoredHash(hash));
         account.password_changed_at = Some(now);
         account.updated_at = now;
+        if mailbox_proved {
+            account.mailbox_proved_at = Some(now);
+        }
         if account.status == AccountStatus::PendingActivation {
             account.status = AccountStatus::Active;
             account.activated_at = Some(now);
@@ -321,7 +461,7 @@ impl LocalAuth {
         client: &str,
     ) -> Result<Account, Error> {
         self.login_password(email, current, client).await?;
-        self.store_password(email, new, confirmation).await
+        self.store_password(email, new, confirmation, false).await
     }
 
     /// Disables an account (support). Returns the updated account.

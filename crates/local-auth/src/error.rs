@@ -58,6 +58,9 @@ pub enum Error {
         /// How long until the window reopens.
         retry_after: Duration,
     },
+    /// The address's domain is not open to self-registration (and it has no account).
+    #[error("this address's domain is not open to self-registration")]
+    RegistrationClosed,
     /// The federated identity is already linked to another account, or this account is
     /// linked to another identity.
     #[error("this address is linked to another identity")]

@@ -45,7 +45,13 @@ pub struct Config {
     pub link_issue_per_account: Limit,
     /// Links requested per client address.
     pub link_issue_per_client: Limit,
-    /// Failed password logins per account before a pause.
+    /// Failed password logins per account from one client address before that address
+    /// pauses for that account (strict: only the guesser waits).
+    pub login_failures_per_account_client: Limit,
+    /// Failed password logins per account, from every address together, before password
+    /// sign-in pauses for the account (NIST SP 800-63B: at most 100 consecutive
+    /// failures; a success starts the count again). E-mail codes, reset links and the
+    /// university stay open.
     pub login_failures_per_account: Limit,
     /// Failed password logins per client address (wrong password, unknown address);
     /// successes are not counted, so a campus behind one address signs in freely while
@@ -55,6 +61,9 @@ pub struct Config {
     pub login_failures_per_client: Limit,
     /// Links in e-mails are `{link_base_url}/{token}`.
     pub link_base_url: String,
+    /// Mail domains whose people may create an account by proving their mailbox:
+    /// `chu-limoges.fr` (exactly) or `*.aphp.fr` (its subdomains).
+    pub self_registration_domains: Vec<crate::register::DomainPattern>,
 }
 
 impl Default for Config {
@@ -71,9 +80,11 @@ impl Default for Config {
             reset_link_ttl_secs: 3600,
             link_issue_per_account: Limit::per_minutes(3, 15),
             link_issue_per_client: Limit::per_minutes(300, 15),
-            login_failures_per_account: Limit::per_minutes(10, 15),
+            login_failures_per_account_client: Limit::per_minutes(10, 15),
+            login_failures_per_account: Limit::per_minutes(100, 24 * 60),
             login_failures_per_client: Limit::per_minutes(500, 15),
             link_base_url: "http://localhost:8080/link".into(),
+            self_registration_domains: Vec::new(),
         }
     }
 }

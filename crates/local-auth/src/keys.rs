@@ -57,6 +57,13 @@ pub fn throttle_account(email: &Email, action: &str) -> Key {
     Key::new("throttle", &email.key()).with(action)
 }
 
+/// A throttle window for an account, an action and one client address (what a
+/// stranger guessing from elsewhere fills without touching the owner's window).
+#[must_use]
+pub fn throttle_account_client(email: &Email, action: &str, client: &str) -> Key {
+    Key::new("throttle", &email.key()).with(action).with(client)
+}
+
 /// A throttle window for a client address and an action.
 #[must_use]
 pub fn throttle_client(client: &str, action: &str) -> Key {

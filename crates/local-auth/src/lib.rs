@@ -13,6 +13,9 @@
 //! - [`link`]: magic links for activation and password reset — hashed, single use,
 //!   purpose-bound, re-sendable without invalidating what is already in the mailbox.
 //! - [`throttle`]: fixed-window limits per account and per client address.
+//! - [`invite`]: invitations (operator, support, apps): a pending account and a link
+//!   to « Créez votre mot de passe UNESS », idempotent.
+//! - [`register`]: self-registration in the mail domains the operator opens.
 //! - [`vouch`]: a university's word for an address: an activation link naming the
 //!   institution, the identity linked only when the link is confirmed in the browser
 //!   that did the SAML login.
@@ -30,25 +33,31 @@ pub mod code;
 pub mod email;
 pub mod error;
 pub mod hasher;
+pub mod invite;
 pub mod keys;
 pub mod link;
 pub mod mailer;
 pub mod policy;
+pub mod register;
 pub mod secret;
 pub mod throttle;
 pub mod vouch;
 
 mod facade;
 
-pub use account::{Account, AccountStatus, FederatedId, Profile};
+pub use account::{
+    Account, AccountKind, AccountStatus, FederatedId, InvitationRecord, Inviter, Origin, Profile,
+};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use code::{CodePurpose, IssuedCode};
 pub use email::Email;
 pub use error::Error;
 pub use facade::{Config, LocalAuth};
 pub use hasher::{HashParams, Password};
+pub use invite::{Invitation, Invited};
 pub use link::{IssuedLink, LinkGrant, LinkPurpose};
 pub use mailer::{Lang, Mail, Mailer, MailerConfig, SmtpConfig, SmtpSecurity};
 pub use policy::{PasswordPolicy, Rule};
+pub use register::{DomainPattern, Registered};
 pub use throttle::Limit;
 pub use vouch::{Vouch, Vouched};

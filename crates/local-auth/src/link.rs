@@ -1,4 +1,4 @@
-//! Magic links: account activation (24 h) and password reset (1 h).
+//! Magic links: account activation and self-registration (24 h), password reset (1 h).
 //!
 //! A link carries a 256-bit token; the store keeps only its SHA-256, with the account,
 //! the purpose, and issue and expiry times. Asking again sends a new link and leaves
@@ -38,6 +38,9 @@ pub enum LinkPurpose {
     Activation,
     /// « Mot de passe oublié ».
     PasswordReset,
+    /// Self-registration in a domain the operator opened: the account is created when
+    /// the link is confirmed.
+    Registration,
 }
 
 impl LinkPurpose {
@@ -45,6 +48,7 @@ impl LinkPurpose {
         match self {
             Self::Activation => "activation",
             Self::PasswordReset => "reset",
+            Self::Registration => "registration",
         }
     }
 }
@@ -126,15 +130,18 @@ enum Outcome {
 }
 
 impl LocalAuth {
-    fn link_ttl(&self, purpose: LinkPurpose) -> Duration {
+    pub(crate) fn link_ttl(&self, purpose: LinkPurpose) -> Duration {
         Duration::from_secs(match purpose {
-            LinkPurpose::Activation => self.config.activation_link_ttl_secs,
+            LinkPurpose::Activation | LinkPurpose::Registration => {
+                self.config.activation_link_ttl_secs
+            }
             LinkPurpose::PasswordReset => self.config.reset_link_ttl_secs,
         })
     }
 
-    /// Issues a link. Activation needs an account a university vouched for (pending or
-    /// active); reset needs an active one. Earlier links stay valid.
+    /// Issues a link. Activation needs an account (pending or active); reset needs an
+    /// active one; registration a domain open to self-registration. Earlier links stay
+    /// valid.
     ///
     /// # Errors
     /// [`Error::UnknownAccount`], [`Error::NotActivated`], [`Error::AccountDisabled`],
@@ -145,27 +152,36 @@ impl LocalAuth {
         purpose: LinkPurpose,
         client: &str,
     ) -> Result<IssuedLink, Error> {
-        self.issue_link_with(email, purpose, client, None).await
+        self.issue_link_for(email, purpose, Some(client), None)
+            .await
     }
 
-    async fn issue_link_with(
+    /// [`LocalAuth::issue_link`], counted against `client`'s allowance when one is given
+    /// (invitations have their inviter's own limits), carrying a university's word.
+    pub(crate) async fn issue_link_for(
         &self,
         email: &Email,
         purpose: LinkPurpose,
-        client: &str,
+        client: Option<&str>,
         vouch: Option<Vouch>,
     ) -> Result<IssuedLink, Error> {
-        throttle::hit(
-            &self.store,
-            &keys::throttle_client(client, "link"),
-            self.config.link_issue_per_client,
-        )
-        .await?;
-        let account = self.account(email).await?.ok_or(Error::UnknownAccount)?;
-        match (account.status, purpose) {
-            (AccountStatus::Disabled, _) => return Err(Error::AccountDisabled),
-            (AccountStatus::PendingActivation, LinkPurpose::PasswordReset) => {
+        if let Some(client) = client {
+            throttle::hit(
+                &self.store,
+                &keys::throttle_client(client, "link"),
+                self.config.link_issue_per_client,
+            )
+            .await?;
+        }
+        match (self.account(email).await?.map(|a| a.status), purpose) {
+            (Some(AccountStatus::Disabled), _) => return Err(Error::AccountDisabled),
+            (Some(AccountStatus::PendingActivation), LinkPurpose::PasswordReset) => {
                 return Err(Error::NotActivated);
+            }
+            (None, LinkPurpose::Registration) if self.self_registration_open(email) => {}
+            (None, _) => return Err(Error::UnknownAccount),
+            (Some(AccountStatus::Active), LinkPurpose::Registration) => {
+                return Err(Error::NotFound);
             }
             _ => {}
         }
@@ -212,7 +228,7 @@ impl LocalAuth {
         lang: Lang,
         client: &str,
     ) -> Result<Timestamp, Error> {
-        self.send_link_with(email, purpose, lang, client, None)
+        self.send_link_with(email, purpose, lang, Some(client), None)
             .await
     }
 
@@ -223,11 +239,11 @@ impl LocalAuth {
         email: &Email,
         purpose: LinkPurpose,
         lang: Lang,
-        client: &str,
+        client: Option<&str>,
         vouch: Option<Vouch>,
     ) -> Result<Timestamp, Error> {
         let institution = vouch.as_ref().map(|v| v.institution.clone());
-        let link = self.issue_link_with(email, purpose, client, vouch).await?;
+        let link = self.issue_link_for(email, purpose, client, vouch).await?;
         let valid_for = self.link_ttl(purpose);
         let mail = match purpose {
             LinkPurpose::Activation => Mail::Activation {
@@ -236,6 +252,10 @@ impl LocalAuth {
                 institution,
             },
             LinkPurpose::PasswordReset => Mail::PasswordReset {
+                url: link.url,
+                valid_for,
+            },
+            LinkPurpose::Registration => Mail::Registration {
                 url: link.url,
                 valid_for,
             },
@@ -334,6 +354,9 @@ impl LocalAuth {
                 Expiry::After(self.link_ttl(purpose)),
             )
             .await?;
+        if purpose == LinkPurpose::Registration {
+            self.create_registered(&record.email).await?;
+        }
         Ok(LinkGrant {
             email: record.email,
             purpose,
@@ -341,8 +364,9 @@ impl LocalAuth {
         })
     }
 
-    /// Sets the password the grant allows (activation or reset). A pending account
-    /// becomes active. The grant is used up.
+    /// Sets the password the grant allows (activation, registration or reset). A
+    /// pending account becomes active; the mailbox is recorded as proven. The grant is
+    /// used up.
     ///
     /// # Errors
     /// [`Error::PolicyUnmet`] with every unmet rule, [`Error::ConfirmationMismatch`],
@@ -354,7 +378,7 @@ impl LocalAuth {
         password: &Password,
         confirmation: &Password,
     ) -> Result<Account, Error> {
-        self.store_password(&grant.email, password, confirmation)
+        self.store_password(&grant.email, password, confirmation, true)
             .await
     }
 }

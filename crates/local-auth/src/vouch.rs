@@ -20,7 +20,7 @@
 use passerelle_store::Expiry;
 use serde::{Deserialize, Serialize};
 
-use crate::account::{Account, AccountStatus, FederatedId, Profile};
+use crate::account::{Account, AccountStatus, FederatedId, Origin, Profile};
 use crate::clock::Timestamp;
 use crate::email::Email;
 use crate::error::Error;
@@ -95,7 +95,7 @@ impl LocalAuth {
             }
             existing => {
                 if existing.is_none() {
-                    self.create_pending(email).await?;
+                    self.create_pending(email, Origin::University).await?;
                 }
                 let expires_at = self.send_vouched_link(email, vouch, lang, client).await?;
                 Ok(Vouched::LinkSent { expires_at })
@@ -140,9 +140,11 @@ impl LocalAuth {
         if account.status == AccountStatus::Disabled {
             return Err(Error::AccountDisabled);
         }
+        let now = self.clock.now();
         account.federated = Some(vouch.federated.clone());
         account.profile = vouch.profile.clone();
-        account.updated_at = self.clock.now();
+        account.updated_at = now;
+        account.mailbox_proved_at = Some(now);
         self.save(&account).await?;
         self.store
             .set(
@@ -155,8 +157,8 @@ impl LocalAuth {
     }
 
     /// A pending account linked to nothing (kept if another request made it first).
-    async fn create_pending(&self, email: &Email) -> Result<(), Error> {
-        let fresh = Account::pending(email, self.clock.now());
+    pub(crate) async fn create_pending(&self, email: &Email, origin: Origin) -> Result<(), Error> {
+        let fresh = Account::pending(email, origin, self.clock.now());
         self.store
             .set_if_absent(&keys::account(email), &fresh, Expiry::Never)
             .await?;
@@ -170,7 +172,13 @@ impl LocalAuth {
         lang: Lang,
         client: &str,
     ) -> Result<Timestamp, Error> {
-        self.send_link_with(email, LinkPurpose::Activation, lang, client, Some(vouch))
-            .await
+        self.send_link_with(
+            email,
+            LinkPurpose::Activation,
+            lang,
+            Some(client),
+            Some(vouch),
+        )
+        .await
     }
 }

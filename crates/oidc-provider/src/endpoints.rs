@@ -113,7 +113,8 @@ pub fn discovery_document(p: &Provider) -> serde_json::Value {
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash",
             "email", "email_verified", "name", "given_name", "family_name",
-            "eduperson_affiliation", "schac_home_organization", "eduperson_principal_name"
+            "eduperson_affiliation", "schac_home_organization", "eduperson_principal_name",
+            "account_kind"
         ],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -84,6 +84,10 @@ pub struct UserClaims {
     pub home_organization: Option<String>,
     /// eduPersonPrincipalName.
     pub eppn: Option<String>,
+    /// Whose account this is, as far as Passerelle knows (`university`, `invited`,
+    /// `self_registered`, `email`: see docs/oidc-claims.md); released with `profile`.
+    #[serde(default)]
+    pub account_kind: Option<String>,
 }
 
 /// An authenticated subject, handed over by the server after its login pages.
@@ -118,6 +122,9 @@ pub struct ExtraClaims {
     /// eduPersonPrincipalName.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eduperson_principal_name: Option<String>,
+    /// How the account was created and proven (with `profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_kind: Option<String>,
 }
 impl AdditionalClaims for ExtraClaims {}
 
@@ -288,6 +295,7 @@ impl Provider {
                 ("name", &c.name),
                 ("given_name", &c.given_name),
                 ("family_name", &c.family_name),
+                ("account_kind", &c.account_kind),
             ] {
                 if let Some(v) = v {
                     m.insert(k.into(), Value::String(v.clone()));
@@ -370,6 +378,10 @@ impl Provider {
             },
             schac_home_organization: c.home_organization.clone().filter(|_| academic),
             eduperson_principal_name: c.eppn.clone().filter(|_| academic),
+            account_kind: c
+                .account_kind
+                .clone()
+                .filter(|_| grant.scopes.contains("profile")),
         };
         let claims = IdTokenClaims::new(
             issuer,

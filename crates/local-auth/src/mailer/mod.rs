@@ -58,6 +58,24 @@ pub enum Mail {
         /// The institution that vouched for the address (named in the mail), if any.
         institution: Option<String>,
     },
+    /// An invitation: the link to create the account's password.
+    Invitation {
+        /// The link.
+        url: String,
+        /// Its validity.
+        valid_for: Duration,
+        /// The app the person is invited to, if any.
+        app: Option<String>,
+        /// The person's name, if the inviter gave it.
+        name: Option<String>,
+    },
+    /// Self-registration: the link that creates the account.
+    Registration {
+        /// The link.
+        url: String,
+        /// Its validity.
+        valid_for: Duration,
+    },
     /// The password-reset link.
     PasswordReset {
         /// The link.
@@ -78,6 +96,8 @@ impl std::fmt::Debug for Mail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Activation { .. } => "Mail::Activation",
+            Self::Invitation { .. } => "Mail::Invitation",
+            Self::Registration { .. } => "Mail::Registration",
             Self::PasswordReset { .. } => "Mail::PasswordReset",
             Self::LoginCode { .. } => "Mail::LoginCode",
         })

@@ -11,6 +11,8 @@ pub(crate) struct Texts {
     pub(crate) product: &'static str,
     pub(crate) subject: String,
     pub(crate) greeting: &'static str,
+    /// A greeting naming the person, when known (replaces `greeting`).
+    pub(crate) greeting_name: Option<String>,
     pub(crate) paragraphs: Vec<String>,
     pub(crate) code: Option<String>,
     pub(crate) action_url: Option<String>,
@@ -48,6 +50,7 @@ pub(crate) fn texts(lang: Lang, mail: &Mail, support_url: &str) -> Texts {
             Lang::Fr => "Bonjour,",
             Lang::En => "Hello,",
         },
+        greeting_name: None,
         paragraphs: Vec::new(),
         code: None,
         action_url: None,
@@ -116,6 +119,46 @@ pub(crate) fn texts(lang: Lang, mail: &Mail, support_url: &str) -> Texts {
                 duration(lang, *valid_for)
             );
         }
+        (
+            Mail::Invitation {
+                url,
+                valid_for,
+                app,
+                name,
+            },
+            lang,
+        ) => invitation(
+            &mut t,
+            lang,
+            url,
+            *valid_for,
+            app.as_deref(),
+            name.as_deref(),
+        ),
+        (Mail::Registration { url, valid_for }, Lang::Fr) => {
+            t.subject = "Créez votre compte UNESS".into();
+            t.paragraphs = vec![
+                "Vous avez demandé à créer un compte UNESS pour cette adresse. Pour le créer, choisissez votre mot de passe en suivant ce lien :".into(),
+            ];
+            t.action_url = Some(url.clone());
+            t.action_label = "Créer mon compte UNESS";
+            t.validity = format!(
+                "Ce lien est valable {} et ne peut servir qu'une fois.",
+                duration(lang, *valid_for)
+            );
+        }
+        (Mail::Registration { url, valid_for }, Lang::En) => {
+            t.subject = "Create your UNESS account".into();
+            t.paragraphs = vec![
+                "You asked to create a UNESS account for this address. To create it, choose your password by following this link:".into(),
+            ];
+            t.action_url = Some(url.clone());
+            t.action_label = "Create my UNESS account";
+            t.validity = format!(
+                "This link is valid for {} and works only once.",
+                duration(lang, *valid_for)
+            );
+        }
         (Mail::PasswordReset { url, valid_for }, Lang::Fr) => {
             t.subject = "Réinitialisez votre mot de passe UNESS".into();
             t.paragraphs = vec![
@@ -160,6 +203,67 @@ pub(crate) fn texts(lang: Lang, mail: &Mail, support_url: &str) -> Texts {
         }
     }
     t
+}
+
+/// An invitation's words: who is greeted, which app, the link.
+fn invitation(
+    t: &mut Texts,
+    lang: Lang,
+    url: &str,
+    valid_for: Duration,
+    app: Option<&str>,
+    name: Option<&str>,
+) {
+    // One short line: the name came from whoever invited.
+    let name: Option<String> = name
+        .map(|n| {
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect::<String>()
+        })
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    let name = name.as_deref();
+    match lang {
+        Lang::Fr => {
+            t.subject = "Invitation à créer votre compte UNESS".into();
+            if let Some(n) = name {
+                t.greeting_name = Some(format!("Bonjour {n},"));
+            }
+            t.paragraphs = vec![
+                match app {
+                    Some(a) => format!("Vous êtes invité(e) à utiliser {a}, une application UNESS. Pour y accéder, créez votre compte UNESS en choisissant votre mot de passe :"),
+                    None => "Vous êtes invité(e) à créer votre compte UNESS, qui donne accès aux applications UNESS. Choisissez votre mot de passe en suivant ce lien :".into(),
+                },
+                "Votre identifiant sera cette adresse e-mail.".into(),
+            ];
+            t.action_label = "Créer mon mot de passe UNESS";
+            t.validity = format!(
+                "Ce lien est valable {} et ne peut servir qu'une fois ; vous pourrez en demander un autre depuis la page de connexion.",
+                duration(lang, valid_for)
+            );
+        }
+        Lang::En => {
+            t.subject = "You are invited to create your UNESS account".into();
+            if let Some(n) = name {
+                t.greeting_name = Some(format!("Hello {n},"));
+            }
+            t.paragraphs = vec![
+                match app {
+                    Some(a) => format!("You are invited to use {a}, a UNESS application. To get in, create your UNESS account by choosing your password:"),
+                    None => "You are invited to create your UNESS account, which opens the UNESS applications. Choose your password by following this link:".into(),
+                },
+                "Your user name will be this e-mail address.".into(),
+            ];
+            t.action_label = "Create my UNESS password";
+            t.validity = format!(
+                "This link is valid for {} and works only once; you can ask for another one from the sign-in page.",
+                duration(lang, valid_for)
+            );
+        }
+    }
+    t.action_url = Some(url.to_owned());
 }
 
 #[cfg(test)]

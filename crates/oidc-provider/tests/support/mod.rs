@@ -85,6 +85,7 @@ pub fn user() -> Authentication {
             affiliation: vec!["student".into()],
             home_organization: Some("unilim.fr".into()),
             eppn: Some("pnom@unilim.fr".into()),
+            account_kind: Some("university".into()),
         },
     }
 }
