@@ -356,6 +356,20 @@ impl Browser {
         }
     }
 
+    /// A browser whose connections come from `ip` (a loopback address such as
+    /// `127.0.0.2`): another client address for the bridge's per-address limits.
+    #[must_use]
+    pub fn from_address(base: &str, ip: std::net::IpAddr) -> Self {
+        let mut b = Self::new(base);
+        b.http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .local_address(ip)
+            .build()
+            .unwrap();
+        b
+    }
+
     fn absolute(&mut self, url: &str) -> String {
         let full = if url.starts_with("http://") || url.starts_with("https://") {
             url.to_owned()

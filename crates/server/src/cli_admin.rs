@@ -16,7 +16,7 @@ use passerelle_oidc_provider::{SigningAlg, generate_secret, hash_secret, unix_no
 use crate::config::Config;
 use crate::serve;
 
-fn out(text: &str) -> anyhow::Result<()> {
+pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     match writeln!(std::io::stdout().lock(), "{text}") {
         // `passerelle … | head` is not an error.
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
@@ -32,6 +32,11 @@ fn rfc3339(unix: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| unix.to_string())
+}
+
+/// A stored instant as RFC 3339.
+pub(crate) fn rfc3339_of(t: passerelle_local_auth::Timestamp) -> String {
+    rfc3339(i64::try_from(t.0).unwrap_or(i64::MAX))
 }
 
 fn ts(t: Option<passerelle_local_auth::Timestamp>) -> String {
@@ -122,6 +127,31 @@ pub(crate) enum AccountsCommand {
         #[arg(long, env = "PASSERELLE_CONFIG")]
         config: PathBuf,
         /// Language of the e-mail (fr or en).
+        #[arg(long, default_value = "fr")]
+        lang: String,
+    },
+    /// Invite someone without a university login: a pending account and an e-mail with
+    /// the link to create their UNESS password. Idempotent: a pending account gets a new
+    /// link (earlier ones stay valid), an active one nothing. With --csv, every line
+    /// `address[,name[,lang]]` of FILE (a header line `email,…` is skipped), then a
+    /// summary; exits 1 when a line was refused.
+    Invite {
+        /// The address (or --csv FILE).
+        #[arg(required_unless_present = "csv", conflicts_with = "csv")]
+        email: Option<String>,
+        /// A CSV file of addresses.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// The person's name (greets them in the mail).
+        #[arg(long)]
+        name: Option<String>,
+        /// The app (an OIDC client id) the person is invited to; the mail names it.
+        #[arg(long)]
+        app: Option<String>,
+        /// The configuration.
+        #[arg(long, env = "PASSERELLE_CONFIG")]
+        config: PathBuf,
+        /// Language of the e-mail (fr or en), for lines that do not say.
         #[arg(long, default_value = "fr")]
         lang: String,
     },
@@ -278,10 +308,31 @@ pub(crate) fn clients(cmd: ClientsCommand) -> anyhow::Result<()> {
 }
 
 pub(crate) fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
-    let (email, config) = match &cmd {
-        AccountsCommand::Show { email, config }
-        | AccountsCommand::Disable { email, config }
-        | AccountsCommand::SendReset { email, config, .. } => (email.clone(), config.clone()),
+    let (email, config) = match cmd {
+        AccountsCommand::Invite {
+            email,
+            csv,
+            name,
+            app,
+            config,
+            lang,
+        } => {
+            let lang = parse_lang(&lang)?;
+            return crate::cli_invite::invite(&config, email, csv, name, app, lang);
+        }
+        AccountsCommand::Show {
+            ref email,
+            ref config,
+        }
+        | AccountsCommand::Disable {
+            ref email,
+            ref config,
+        }
+        | AccountsCommand::SendReset {
+            ref email,
+            ref config,
+            ..
+        } => (email.clone(), config.clone()),
     };
     let email = Email::parse(&email).with_context(|| format!("{email:?}"))?;
     let config = Config::load(&config)?;
@@ -295,12 +346,19 @@ pub(crate) fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
                     bail!("no account for {}", email.as_str());
                 };
                 let fed = a.federated.as_ref().map_or_else(|| "-".to_owned(), |f| format!("{} ({})", f.idp, f.subject));
+                let invited = a.invitation.as_ref().map_or_else(
+                    || "-".to_owned(),
+                    |i| format!("by {} for {} at {}", i.inviter.label(), i.app.as_deref().unwrap_or("-"), ts(Some(i.at))),
+                );
                 out(&format!(
-                    "email\t{}\nstatus\t{:?}\nuniversity\t{fed}\nname\t{}\npassword\t{}\ncreated\t{}\nactivated\t{}\nlast login\t{}",
+                    "email\t{}\nstatus\t{:?}\nkind\t{}\norigin\t{}\ninvited\t{invited}\nuniversity\t{fed}\nname\t{}\npassword\t{}\nmailbox proved\t{}\ncreated\t{}\nactivated\t{}\nlast login\t{}",
                     a.email.as_str(),
                     a.status,
+                    a.kind().as_str(),
+                    a.origin.as_str(),
                     a.profile.display_name.as_deref().unwrap_or("-"),
                     if a.has_password() { "set" } else { "none" },
+                    ts(a.mailbox_proved_at),
                     ts(Some(a.created_at)),
                     ts(a.activated_at),
                     ts(a.last_login_at),
@@ -310,11 +368,21 @@ pub(crate) fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
                 let a = local.disable(&email).await?;
                 out(&format!("{}: {:?}", a.email.as_str(), a.status))
             }
+            AccountsCommand::Invite { .. } => Ok(()),
             AccountsCommand::SendReset { lang, .. } => {
-                let lang = if lang == "en" { Lang::En } else { Lang::Fr };
+                let lang = parse_lang(&lang)?;
                 let until = local.send_link(&email, LinkPurpose::PasswordReset, lang, "support-cli").await?;
                 out(&format!("reset link sent to {}; valid until {}", email.as_str(), ts(Some(until))))
             }
         }
     })
+}
+
+/// `fr` or `en`.
+pub(crate) fn parse_lang(text: &str) -> anyhow::Result<Lang> {
+    match text.trim() {
+        "fr" | "" => Ok(Lang::Fr),
+        "en" => Ok(Lang::En),
+        other => bail!("language {other:?}: use fr or en"),
+    }
 }

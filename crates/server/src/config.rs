@@ -62,6 +62,32 @@ pub(crate) struct Config {
     /// The OpenID provider and its relying parties.
     #[serde(default)]
     pub oidc: OidcConfig,
+    /// The machine API for apps (`/api/…`).
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+/// `[api]`: what apps may do through the machine API, authenticated as their OIDC
+/// client. Nothing is allowed unless listed here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ApiConfig {
+    /// Client ids allowed to invite people (`POST /api/invitations`).
+    pub invite: Vec<String>,
+    /// Invitations one app may send.
+    pub invitations_per_client: Limit,
+    /// Requests with wrong credentials one client address may make.
+    pub auth_failures_per_address: Limit,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            invite: Vec::new(),
+            invitations_per_client: Limit::per_minutes(1000, 60),
+            auth_failures_per_address: Limit::per_minutes(100, 15),
+        }
+    }
 }
 
 /// `[log]`.
@@ -601,6 +627,14 @@ impl Config {
         }
         if let Err(e) = passerelle_oidc_provider::Registry::new(&self.oidc.clients) {
             return bad("oidc.clients", e.to_string());
+        }
+        for id in &self.api.invite {
+            if !self.oidc.clients.iter().any(|c| &c.client_id == id) {
+                return bad(
+                    "api.invite",
+                    format!("{id:?} is not one of the [[oidc.clients]]"),
+                );
+            }
         }
         Ok(())
     }

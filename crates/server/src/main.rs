@@ -6,8 +6,10 @@
 //! never panic on input, log a secret, or start with a configuration it could not fully
 //! validate.
 
+mod api;
 mod cli_admin;
 mod cli_check;
+mod cli_invite;
 mod cli_metadata;
 mod config;
 mod demo;

@@ -385,6 +385,7 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
         support_url: config.support_url.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
         portal_limit: config.limits.portal_per_client,
+        api: config.api.clone(),
         metrics: crate::web::observe::Metrics::new(),
     }))
 }

@@ -261,6 +261,10 @@ pub(crate) async fn build(
     let local = LocalAuth::new(
         Config {
             link_base_url: format!("{public}/link"),
+            // People without a university: any address @chu-demo.test may register.
+            self_registration_domains: vec![passerelle_local_auth::DomainPattern::parse(
+                "chu-demo.test",
+            )?],
             ..Config::default()
         },
         store.clone(),
@@ -283,6 +287,7 @@ pub(crate) async fn build(
         support_url: "https://sos.uness.fr/".into(),
         trusted_proxies: Vec::new(),
         portal_limit: Limit::per_minutes(600, 15),
+        api: crate::config::ApiConfig::default(),
         metrics: crate::web::observe::Metrics::new(),
     });
 
@@ -330,7 +335,7 @@ pub(crate) async fn run(
     let p = &demo.public_url;
     tracing::info!("passerelle demo is up on {bound}");
     let banner = format!(
-        "\nPasserelle demo — open these in a browser:\n  demo app (start here): {p}/demo-app\n  mail outbox:           {p}/demo/outbox\n  account page:          {p}/account\n  OIDC discovery:        {p}/.well-known/openid-configuration\n  SP metadata:           {p}/saml/metadata\nTest users at the demo universities (login / password):\n  {}\nE-mails are also written to {}\n",
+        "\nPasserelle demo — open these in a browser:\n  demo app (start here): {p}/demo-app\n  mail outbox:           {p}/demo/outbox\n  account page:          {p}/account\n  OIDC discovery:        {p}/.well-known/openid-configuration\n  SP metadata:           {p}/saml/metadata\nTest users at the demo universities (login / password):\n  {}\nNo university? Any address @chu-demo.test may create an account (self-registration).\nE-mails are also written to {}\n",
         demo.logins.join("\n  "),
         demo.outbox.display()
     );

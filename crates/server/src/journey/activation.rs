@@ -33,16 +33,17 @@ use time::OffsetDateTime;
 use super::{Fields, signed_in};
 use crate::page;
 use crate::web::i18n::accepted;
-use crate::web::page::{Fail, Layout, render_fail, see_other};
+use crate::web::page::{Cx, Fail, Layout, render_fail, see_other};
 use crate::web::session::{Sessions, random_id};
 use crate::web::{App, Peer};
 
 /// How long a SAML round trip may take, and its result may wait for the browser.
 const FLOW_TTL: std::time::Duration = std::time::Duration::from_secs(900);
 
-/// What the university vouched for, kept between the ACS and `/saml/continue`.
+/// What the university vouched for, kept between the ACS and `/saml/continue` (and in
+/// the session while the user decides between the typed and the asserted address).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Vouched {
+pub(crate) struct Vouched {
     idp: String,
     subject: String,
     mail: Option<String>,
@@ -386,47 +387,116 @@ pub(crate) async fn saml_continue(
             return Err(expired());
         };
         cx.session.record.force_authn = false;
-        let institution = cx
-            .app
-            .federation
-            .snapshot()
-            .idp(&v.idp)
-            .map_or_else(|| v.idp.clone(), |i| i.name(cx.t.tag()).to_owned());
-        let Some(email) = v.mail.as_deref().and_then(|m| Email::parse(m).ok()) else {
-            if let Some(refused) = &v.refused_mail {
-                // Logged by the ACS with the IdP; the user is told what happened.
-                return Err(Fail::page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "error.foreign_mail.title",
-                    "error.foreign_mail.body",
-                )
-                .arg("institution", institution)
-                .arg("email", refused.clone())
-                .next("/activate", "action.choose_again"));
-            }
+        act_on(cx, v, false).await
+    })
+}
+
+#[derive(Template)]
+#[template(path = "wrong_address.html")]
+struct WrongAddress<'a> {
+    l: &'a Layout,
+    typed: &'a str,
+    institution: &'a str,
+    asserted: &'a str,
+    continue_as: String,
+}
+
+/// `POST /saml/choose`: after « Vous avez saisi A ; X vous connaît comme C », continue
+/// as C, or go back and choose another institution.
+pub(crate) async fn saml_choose(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/saml/choose", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let Some(v) = cx.session.record.asserted.take() else {
+            return Err(Fail::page(
+                StatusCode::BAD_REQUEST,
+                "error.saml_expired.title",
+                "error.saml_expired.body",
+            )
+            .next("/activate", "action.choose_again"));
+        };
+        if fields.get("choice") == "asserted" {
+            act_on(cx, v, true).await
+        } else {
+            Ok(see_other("/activate"))
+        }
+    })
+}
+
+/// Acts on what the university vouched for, in the browser that asked. Unless the user
+/// already chose (`confirmed`), an asserted address other than the one typed on the
+/// portal stops here with the choice: nothing switches silently.
+async fn act_on(cx: &mut Cx, v: Vouched, confirmed: bool) -> Result<Response, Fail> {
+    let institution = cx
+        .app
+        .federation
+        .snapshot()
+        .idp(&v.idp)
+        .map_or_else(|| v.idp.clone(), |i| i.name(cx.t.tag()).to_owned());
+    let Some(email) = v.mail.as_deref().and_then(|m| Email::parse(m).ok()) else {
+        if let Some(refused) = &v.refused_mail {
+            // Logged by the ACS with the IdP; the user is told what happened.
             return Err(Fail::page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "error.no_mail.title",
-                "error.no_mail.body",
-            ));
-        };
-        let vouch = Vouch {
-            federated: FederatedId {
-                idp: v.idp.clone(),
-                subject: v.subject.clone(),
+                "error.foreign_mail.title",
+                "error.foreign_mail.body",
+            )
+            .arg("institution", institution)
+            .arg("email", refused.clone())
+            .next("/activate", "action.choose_again"));
+        }
+        return Err(Fail::page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error.no_mail.title",
+            "error.no_mail.body",
+        ));
+    };
+    let typed = cx
+        .session
+        .record
+        .email
+        .as_deref()
+        .and_then(|e| Email::parse(e).ok());
+    if let Some(typed) = typed.filter(|t| !confirmed && t.key() != email.key()) {
+        tracing::info!(idp = %v.idp, reason = "asserted_address_differs", "university sign-in: the asserted address is not the typed one; the user chooses");
+        let continue_as =
+            cx.t.fill("wrong_address.continue", &[("email", email.as_str())]);
+        let l = cx.layout("wrong_address.title");
+        let page = crate::web::page::html(
+            StatusCode::OK,
+            &WrongAddress {
+                l: &l,
+                typed: typed.as_str(),
+                institution: &institution,
+                asserted: email.as_str(),
+                continue_as,
             },
-            profile: Profile {
-                display_name: v.display_name.clone(),
-                given_name: v.given_name.clone(),
-                family_name: v.family_name.clone(),
-                institution: v.institution.clone(),
-                affiliations: v.affiliations.clone(),
-                principal_name: v.principal_name.clone(),
-            },
-            institution,
-            browser: Sessions::binding(&cx.session),
-        };
-        let outcome = cx
+        );
+        cx.session.record.asserted = Some(v);
+        return page;
+    }
+    let vouch = Vouch {
+        federated: FederatedId {
+            idp: v.idp.clone(),
+            subject: v.subject.clone(),
+        },
+        profile: Profile {
+            display_name: v.display_name.clone(),
+            given_name: v.given_name.clone(),
+            family_name: v.family_name.clone(),
+            institution: v.institution.clone(),
+            affiliations: v.affiliations.clone(),
+            principal_name: v.principal_name.clone(),
+        },
+        institution,
+        browser: Sessions::binding(&cx.session),
+    };
+    let outcome = cx
             .app
             .local
             .vouch(&email, vouch, cx.t.lang(), &cx.client)
@@ -437,26 +507,14 @@ pub(crate) async fn saml_continue(
                 }
                 Fail::local(e)
             })?;
-        cx.session.record.email = Some(email.as_str().to_owned());
-        match outcome {
-            // « Se connecter avec mon université » for an account linked to this identity.
-            passerelle_local_auth::Vouched::SignedIn(account) => {
-                signed_in(cx, &account, Amr::Fed).await
-            }
-            passerelle_local_auth::Vouched::LinkSent { .. } => {
-                let sent = cx.t.fill("sent.body", &[("email", email.as_str())]);
-                cx.message(
-                    "sent.title",
-                    vec![
-                        sent,
-                        cx.t.get("sent.keep").to_owned(),
-                        cx.t.get("sent.delay").to_owned(),
-                    ],
-                    None,
-                )
-            }
+    cx.session.record.email = Some(email.as_str().to_owned());
+    match outcome {
+        // « Se connecter avec mon université » for an account linked to this identity.
+        passerelle_local_auth::Vouched::SignedIn(account) => {
+            signed_in(cx, &account, Amr::Fed).await
         }
-    })
+        passerelle_local_auth::Vouched::LinkSent { .. } => super::register::sent_page(cx, &email),
+    }
 }
 
 /// `GET /saml/metadata`: the SP's metadata, to register in the federation.

@@ -141,6 +141,7 @@ pub(crate) async fn confirm(
         let intro = match info.purpose {
             LinkPurpose::Activation => cx.t.get("link.activation"),
             LinkPurpose::PasswordReset => cx.t.get("link.reset"),
+            LinkPurpose::Registration => cx.t.get("link.registration"),
         }
         .to_owned();
         let l = cx.layout("link.title");

@@ -10,11 +10,11 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use passerelle_local_auth::{
-    AccountStatus, CodePurpose, Email, Error as LocalError, LinkPurpose, Password, throttle,
+    AccountStatus, CodePurpose, Email, Error as LocalError, LinkPurpose, Origin, Password, throttle,
 };
 use passerelle_oidc_provider::Amr;
 
-use super::{Fields, hints, signed_in};
+use super::{Fields, Way, hints, minutes, signed_in, ways_page};
 use crate::page;
 use crate::web::page::{Cx, Fail, Layout, html, see_other};
 use crate::web::{App, Peer};
@@ -163,10 +163,23 @@ pub(crate) async fn portal_post(
             }
         }
         cx.session.record.email = Some(email.as_str().to_owned());
-        match account.map(|a| a.status) {
-            Some(AccountStatus::Active) => Ok(see_other("/login/password")),
-            Some(AccountStatus::Disabled) => Err(Fail::local(LocalError::AccountDisabled)),
-            Some(AccountStatus::PendingActivation) | None => Ok(see_other("/activate")),
+        // A university speaks for the address: activation through it. Otherwise the
+        // ways in without a university (self-registration, a pending invitation) or
+        // the page that says why there is none yet — never an empty list.
+        let institutions = !cx
+            .app
+            .federation
+            .snapshot()
+            .directory
+            .for_email(email.as_str(), cx.t.tag())
+            .is_empty();
+        match account.map(|a| (a.status, a.origin)) {
+            Some((AccountStatus::Active, _)) => Ok(see_other("/login/password")),
+            Some((AccountStatus::Disabled, _)) => Err(Fail::local(LocalError::AccountDisabled)),
+            Some((AccountStatus::PendingActivation, Origin::University)) | None if institutions => {
+                Ok(see_other("/activate"))
+            }
+            Some((AccountStatus::PendingActivation, _)) | None => Ok(see_other("/register")),
         }
     })
 }
@@ -243,9 +256,46 @@ pub(crate) async fn password_post(
                 cx.app.metrics.login("pwd", "failure");
                 password_page(cx, &email, StatusCode::UNAUTHORIZED, Some("password.wrong")).await
             }
+            Err(LocalError::Throttled { retry_after }) => {
+                cx.app.metrics.login("pwd", "throttled");
+                password_paused(cx, &email, retry_after).await
+            }
             Err(e) => Err(Fail::local(e)),
         }
     })
+}
+
+/// Password sign-in is paused for this account (from here, or from everywhere): the
+/// other ways in stay open and are offered.
+async fn password_paused(
+    cx: &Cx,
+    email: &Email,
+    retry_after: std::time::Duration,
+) -> Result<Response, Fail> {
+    let federated = cx
+        .app
+        .local
+        .account(email)
+        .await
+        .map_err(Fail::local)?
+        .is_some_and(|a| a.federated.is_some());
+    let mut ways = vec![
+        Way::post(cx, "/login/code/send", "password.code"),
+        Way::post(cx, "/password/forgot", "password.forgot"),
+    ];
+    if federated {
+        ways.push(Way::get(cx, "/activate", "password.university"));
+    }
+    let body =
+        cx.t.fill("paused.password", &[("minutes", &minutes(retry_after))]);
+    ways_page(
+        cx,
+        StatusCode::TOO_MANY_REQUESTS,
+        "paused.title",
+        vec![body, cx.t.get("paused.others").to_owned()],
+        ways,
+        true,
+    )
 }
 
 fn code_page(
@@ -296,12 +346,31 @@ pub(crate) async fn code_send(
         let Some(email) = typed_email(cx) else {
             return Ok(see_other("/login"));
         };
-        cx.app
+        match cx
+            .app
             .local
             .send_code(&email, CodePurpose::Login, cx.t.lang(), &cx.client)
             .await
-            .map_err(|e| not_sendable(e, &email))?;
-        Ok(see_other("/login/code"))
+        {
+            Ok(_) => Ok(see_other("/login/code")),
+            Err(LocalError::Throttled { retry_after }) => {
+                let body =
+                    cx.t.fill("paused.code", &[("minutes", &minutes(retry_after))]);
+                ways_page(
+                    cx,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "paused.title",
+                    vec![body, cx.t.get("paused.others").to_owned()],
+                    vec![
+                        Way::get(cx, "/login/password", "paused.use_password"),
+                        Way::post(cx, "/password/forgot", "password.forgot"),
+                        Way::get(cx, "/activate", "password.university"),
+                    ],
+                    true,
+                )
+            }
+            Err(e) => Err(not_sendable(e, &email)),
+        }
     })
 }
 
@@ -356,10 +425,21 @@ pub(crate) async fn code_post(
                 | LocalError::Expired
                 | LocalError::NotFound
                 | LocalError::AlreadyUsed,
-            ) => Err(
-                Fail::page(StatusCode::GONE, "error.code.title", "error.code.body")
-                    .next("/login/password", "action.back"),
-            ),
+            ) => {
+                // The way forward is a new code, offered directly.
+                cx.app.metrics.login("otp", "failure");
+                ways_page(
+                    cx,
+                    StatusCode::GONE,
+                    "error.code.title",
+                    vec![cx.t.get("error.code.body").to_owned()],
+                    vec![
+                        Way::post(cx, "/login/code/send", "code.resend"),
+                        Way::get(cx, "/login/password", "paused.use_password"),
+                    ],
+                    true,
+                )
+            }
             Err(e) => Err(Fail::local(e)),
         }
     })

@@ -4,6 +4,8 @@
 //! - `login`: the portal (e-mail first), password, e-mail code, forgotten password;
 //! - `activation`: institution selection, the SAML round trip, the activation link sent;
 //! - `links`: a link's confirmation page and the password form behind it;
+//! - `register`: people without a university: self-registration, a pending
+//!   invitation's link, and the page that says why an address has no way in yet;
 //! - `account`: the account page, password change, language switch.
 //!
 //! Shared here: reading forms without ever failing, and the end of every login
@@ -15,6 +17,7 @@ pub(crate) mod hints;
 pub(crate) mod links;
 pub(crate) mod login;
 pub(crate) mod oidc;
+pub(crate) mod register;
 
 use std::collections::HashMap;
 
@@ -94,6 +97,7 @@ pub(crate) fn authentication(account: &Account, user: &SignedIn) -> Authenticati
             affiliation: p.affiliations.clone(),
             home_organization: p.institution.clone(),
             eppn: p.principal_name.clone(),
+            account_kind: Some(account.kind().as_str().to_owned()),
         },
     }
 }
@@ -142,4 +146,67 @@ pub(crate) async fn resume(cx: &mut Cx, account: &Account) -> Result<Response, F
         )
         .next("/account", "action.account")),
     }
+}
+
+/// One way forward offered on a page: a link, or a button posting the CSRF token.
+pub(crate) struct Way {
+    pub href: &'static str,
+    pub label: String,
+    pub post: bool,
+}
+
+impl Way {
+    /// A link.
+    pub(crate) fn get(cx: &Cx, href: &'static str, label: &str) -> Self {
+        Self {
+            href,
+            label: cx.t.get(label).to_owned(),
+            post: false,
+        }
+    }
+
+    /// A button posting a form.
+    pub(crate) fn post(cx: &Cx, href: &'static str, label: &str) -> Self {
+        Self {
+            href,
+            label: cx.t.get(label).to_owned(),
+            post: true,
+        }
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "ways.html")]
+struct WaysPage<'a> {
+    l: &'a crate::web::page::Layout,
+    paragraphs: Vec<String>,
+    ways: Vec<Way>,
+    alert: bool,
+}
+
+/// A page that says something and offers the ways that are open (a throttle names
+/// the others, never a dead end).
+pub(crate) fn ways_page(
+    cx: &Cx,
+    status: StatusCode,
+    title: &str,
+    paragraphs: Vec<String>,
+    ways: Vec<Way>,
+    alert: bool,
+) -> Result<Response, Fail> {
+    let l = cx.layout(title);
+    crate::web::page::html(
+        status,
+        &WaysPage {
+            l: &l,
+            paragraphs,
+            ways,
+            alert,
+        },
+    )
+}
+
+/// "N minute(s)" until a throttle's window reopens.
+pub(crate) fn minutes(retry_after: std::time::Duration) -> String {
+    retry_after.as_secs().div_ceil(60).max(1).to_string()
 }

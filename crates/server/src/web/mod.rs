@@ -88,6 +88,8 @@ pub(crate) struct Inner {
     pub trusted_proxies: Vec<IpAddr>,
     /// Portal submissions per client address.
     pub portal_limit: passerelle_local_auth::Limit,
+    /// The machine API's permissions and limits.
+    pub api: crate::config::ApiConfig,
     /// Prometheus metrics.
     pub metrics: observe::Metrics,
 }
@@ -304,6 +306,12 @@ pub(crate) fn router(app: App) -> Router {
             post(journey::account::logout_everywhere),
         )
         .route("/lang", post(journey::account::switch_language))
+        .route(
+            "/register",
+            get(journey::register::page).post(journey::register::send),
+        )
+        .route("/saml/choose", post(journey::activation::saml_choose))
+        .route("/api/invitations", post(crate::api::invitations))
         .route(
             "/static/style.css",
             get(|| async { asset("text/css", STYLE) }),

@@ -64,6 +64,10 @@ pub(crate) struct Record {
     /// The waiting app asked for a fresh authentication (prompt=login, max_age): a
     /// university login carries ForceAuthn.
     pub force_authn: bool,
+    /// A university's answer for another address than the one typed, while the user
+    /// chooses (« Vous avez saisi A ; X vous connaît comme C »).
+    #[serde(default)]
+    pub asserted: Option<crate::journey::activation::Vouched>,
 }
 
 impl Record {
@@ -75,6 +79,7 @@ impl Record {
             || self.grant.is_some()
             || self.force_authn
             || self.lang.is_some()
+            || self.asserted.is_some()
     }
 }
 
