@@ -30,7 +30,7 @@ fn other_client() -> String {
         <sha2::Sha256 as sha2::Digest>::digest(OTHER_SECRET.as_bytes()),
     );
     format!(
-        "[[oidc.clients]]\nclient_id = \"{OTHER_ID}\"\nname = \"Autre application\"\nsecret_hash = \"sha256:{hash}\"\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\n"
+        "[[oidc.clients]]\nclient_id = \"{OTHER_ID}\"\nname = \"Autre application\"\nsecret_hash = \"sha256:{hash}\"\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\n\n[[oidc.clients]]\nclient_id = \"public-app\"\nredirect_uris = [\"http://127.0.0.1:9/public\"]\n"
     )
 }
 
@@ -260,6 +260,14 @@ async fn the_machine_api_invites_for_an_authorised_app_and_refuses_everything_el
             json,
             403,
             "access_denied",
+        ),
+        // A public client authenticates with its id alone: never enough for the API.
+        (
+            None,
+            r#"{"email": "a@b.fr", "client_id": "public-app"}"#,
+            json,
+            401,
+            "invalid_client",
         ),
         (
             me,

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use passerelle_local_auth::{
     Email, Error as LocalError, Invitation, Invited, Inviter, Lang, throttle,
 };
-use passerelle_oidc_provider::ClientCredentials;
+use passerelle_oidc_provider::{AuthMethod, ClientCredentials};
 use passerelle_store::Key;
 use serde::Deserialize;
 use serde_json::json;
@@ -237,7 +237,17 @@ async fn authenticated_client(
         assertion: req.client_assertion.clone(),
     };
     match app.oidc.authenticate_client(&creds).await {
-        Ok(client) => Ok((client.id.to_string(), client.name.clone())),
+        // A public client proves nothing: it authenticates with its id alone.
+        Ok(client) if client.auth_method != AuthMethod::None => {
+            Ok((client.id.to_string(), client.name.clone()))
+        }
+        Ok(client) => {
+            tracing::warn!(client_id = %client.id, reason = ApiError::InvalidClient.as_str(), "api: a public client cannot use the API");
+            Err(Refusal::new(
+                ApiError::InvalidClient,
+                "a public client (no credentials) cannot use the API",
+            ))
+        }
         Err(e) => {
             match throttle::hit(&app.store, &failures, limit).await {
                 Ok(()) | Err(LocalError::Throttled { .. }) => {}

@@ -629,11 +629,24 @@ impl Config {
             return bad("oidc.clients", e.to_string());
         }
         for id in &self.api.invite {
-            if !self.oidc.clients.iter().any(|c| &c.client_id == id) {
-                return bad(
-                    "api.invite",
-                    format!("{id:?} is not one of the [[oidc.clients]]"),
-                );
+            match self.oidc.clients.iter().find(|c| &c.client_id == id) {
+                None => {
+                    return bad(
+                        "api.invite",
+                        format!("{id:?} is not one of the [[oidc.clients]]"),
+                    );
+                }
+                Some(c)
+                    if c.secret_hash.is_none()
+                        && c.token_endpoint_auth_method
+                            != Some(passerelle_oidc_provider::AuthMethod::PrivateKeyJwt) =>
+                {
+                    return bad(
+                        "api.invite",
+                        format!("{id:?} is a public client: it cannot authenticate to the API"),
+                    );
+                }
+                Some(_) => {}
             }
         }
         Ok(())
@@ -705,6 +718,24 @@ mod tests {
         assert!(e.line.is_some(), "{e}");
         let shown = e.to_string();
         assert!(shown.contains("must be https"), "{shown}");
+    }
+
+    #[test]
+    fn the_api_may_only_be_opened_to_configured_confidential_clients() {
+        let unknown = SAMPLE.replacen("invite = [\"cockpit\"]", "invite = [\"nobody\"]", 1);
+        let e = Config::load(&write(&unknown).0).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("api.invite"), "{e}");
+        assert!(e.line.is_some() && e.to_string().contains("nobody"), "{e}");
+        let public = format!(
+            "{}\n[[oidc.clients]]\nclient_id = \"kiosk\"\nredirect_uris = [\"https://kiosk.uness.fr/cb\"]\n",
+            SAMPLE.replacen(
+                "invite = [\"cockpit\"]",
+                "invite = [\"cockpit\", \"kiosk\"]",
+                1
+            )
+        );
+        let e = Config::load(&write(&public).0).unwrap_err();
+        assert!(e.to_string().contains("public client"), "{e}");
     }
 
     #[test]
