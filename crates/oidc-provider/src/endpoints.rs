@@ -169,21 +169,30 @@ fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>,
     Ok(url::form_urlencoded::parse(body).into_owned().collect())
 }
 
-fn credentials(
-    headers: &HeaderMap,
-    form: &[(String, String)],
-) -> Result<ClientCredentials, OAuthError> {
-    let basic = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(v) => Some(
+/// The `Authorization: Basic` credentials of a request, if it carries any (for other
+/// endpoints that authenticate clients, such as the server's machine API).
+///
+/// # Errors
+/// `invalid_client` when the header is there but is not Basic credentials.
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .map(|v| {
             v.to_str()
                 .ok()
                 .and_then(ClientCredentials::parse_basic)
                 .ok_or_else(|| {
                     OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials")
-                })?,
-        ),
-    };
+                })
+        })
+        .transpose()
+}
+
+fn credentials(
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<ClientCredentials, OAuthError> {
+    let basic = basic_credentials(headers)?;
     let one = |name: &str| -> Result<Option<String>, OAuthError> {
         let mut it = form.iter().filter(|(k, _)| k == name);
         let v = it.next().map(|(_, v)| v.clone());

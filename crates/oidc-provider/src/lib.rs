@@ -34,7 +34,7 @@ pub use client::{
     AuthMethod, Client, ClientConfig, MIN_SECRET_CHARS, Registry, SubjectType, generate_secret,
     hash_secret,
 };
-pub use endpoints::{discovery_document, router};
+pub use endpoints::{basic_credentials, discovery_document, router};
 pub use error::{Error, ErrorCode, OAuthError};
 pub use keys::{KeyInfo, KeyState, Keys, SigningAlg, SigningKey};
 pub use logout::EndSession;

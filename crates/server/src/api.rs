@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use passerelle_local_auth::{
@@ -218,17 +218,8 @@ async fn authenticated_client(
     throttle::check(&app.store, &failures, limit)
         .await
         .map_err(Refusal::from_local)?;
-    let basic = match headers.get(AUTHORIZATION) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(ClientCredentials::parse_basic)
-                .ok_or_else(|| {
-                    Refusal::new(ApiError::InvalidClient, "malformed Basic credentials")
-                })?,
-        ),
-    };
+    let basic = passerelle_oidc_provider::basic_credentials(headers)
+        .map_err(|e| Refusal::new(ApiError::InvalidClient, e.to_string()))?;
     let creds = ClientCredentials {
         basic,
         body_id: req.client_id.clone(),

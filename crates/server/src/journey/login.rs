@@ -14,7 +14,7 @@ use passerelle_local_auth::{
 };
 use passerelle_oidc_provider::Amr;
 
-use super::{Fields, Way, hints, minutes, signed_in, ways_page};
+use super::{Fields, Way, has_institution, hints, minutes, signed_in, typed_email, ways_page};
 use crate::page;
 use crate::web::page::{Cx, Fail, Layout, html, see_other};
 use crate::web::{App, Peer};
@@ -166,13 +166,7 @@ pub(crate) async fn portal_post(
         // A university speaks for the address: activation through it. Otherwise the
         // ways in without a university (self-registration, a pending invitation) or
         // the page that says why there is none yet — never an empty list.
-        let institutions = !cx
-            .app
-            .federation
-            .snapshot()
-            .directory
-            .for_email(email.as_str(), cx.t.tag())
-            .is_empty();
+        let institutions = has_institution(cx, &email);
         match account.map(|a| (a.status, a.origin)) {
             Some((AccountStatus::Active, _)) => Ok(see_other("/login/password")),
             Some((AccountStatus::Disabled, _)) => Err(Fail::local(LocalError::AccountDisabled)),
@@ -182,14 +176,6 @@ pub(crate) async fn portal_post(
             Some((AccountStatus::PendingActivation, _)) | None => Ok(see_other("/register")),
         }
     })
-}
-
-fn typed_email(cx: &Cx) -> Option<Email> {
-    cx.session
-        .record
-        .email
-        .as_deref()
-        .and_then(|e| Email::parse(e).ok())
 }
 
 async fn password_page(

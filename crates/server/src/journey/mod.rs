@@ -210,3 +210,23 @@ pub(crate) fn ways_page(
 pub(crate) fn minutes(retry_after: std::time::Duration) -> String {
     retry_after.as_secs().div_ceil(60).max(1).to_string()
 }
+
+/// The address typed on the portal, if the session holds a valid one.
+pub(crate) fn typed_email(cx: &Cx) -> Option<passerelle_local_auth::Email> {
+    cx.session
+        .record
+        .email
+        .as_deref()
+        .and_then(|e| passerelle_local_auth::Email::parse(e).ok())
+}
+
+/// Whether an institution of the federation speaks for `email` (its scopes or the
+/// operator's mail domains): activation through a university is possible.
+pub(crate) fn has_institution(cx: &Cx, email: &passerelle_local_auth::Email) -> bool {
+    !cx.app
+        .federation
+        .snapshot()
+        .directory
+        .for_email(email.as_str(), cx.t.tag())
+        .is_empty()
+}

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use passerelle_local_auth::{AccountStatus, Email, Error as LocalError, Registered};
 
-use super::{Fields, Way, minutes, ways_page};
+use super::{Fields, Way, has_institution, minutes, typed_email, ways_page};
 use crate::page;
 use crate::web::page::{Cx, Fail, Layout, see_other};
 use crate::web::{App, Peer};
@@ -27,14 +27,6 @@ struct SentPage<'a> {
     l: &'a Layout,
     email: &'a str,
     validity: String,
-}
-
-fn typed_email(cx: &Cx) -> Option<Email> {
-    cx.session
-        .record
-        .email
-        .as_deref()
-        .and_then(|e| Email::parse(e).ok())
 }
 
 /// « lien envoyé »: the address in bold, how long the link works, a re-send button.
@@ -85,13 +77,7 @@ pub(crate) async fn page(
             return Ok(see_other("/login"));
         };
         let account = cx.app.local.account(&email).await.map_err(Fail::local)?;
-        let institutions = !cx
-            .app
-            .federation
-            .snapshot()
-            .directory
-            .for_email(email.as_str(), cx.t.tag())
-            .is_empty();
+        let institutions = has_institution(cx, &email);
         match account.map(|a| a.status) {
             Some(AccountStatus::Active) => Ok(see_other("/login/password")),
             Some(AccountStatus::Disabled) => Err(Fail::local(LocalError::AccountDisabled)),
