@@ -130,6 +130,16 @@ impl Deployment {
     /// Like [`Deployment::start`], with `extra` appended to the configuration (tables
     /// the base file does not set: `[local_auth]`, `[limits]`, `[sessions]`, `[log]`).
     pub async fn start_with(instances: usize, extra: &str) -> Self {
+        Self::start_with_idps(instances, extra, Vec::new()).await
+    }
+
+    /// Like [`Deployment::start_with`], the feed listing `more` IdPs after the test's two
+    /// (a real federation's records re-signed by the test federation, generated ones).
+    pub async fn start_with_idps(
+        instances: usize,
+        extra: &str,
+        more: Vec<passerelle_saml_sp::metadata::IdpRecord>,
+    ) -> Self {
         let dir = TempDir::new("deploy");
         let redis = RedisServer::start().expect("redis-server (scripts/deps.sh test)");
         let smtp = SmtpSink::start(SinkTls::None, None).await.unwrap();
@@ -167,6 +177,7 @@ impl Deployment {
                 .unwrap()
                 .idps,
         );
+        records.extend(more);
         let feed = Feed {
             path: dir.0.join("feed.xml"),
             key: federation,

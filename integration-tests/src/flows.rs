@@ -69,9 +69,9 @@ pub async fn through_university(
     (login, password): (&str, &str),
 ) -> Page {
     let start = select
-        .links()
+        .choices()
         .into_iter()
-        .find(|l| l.starts_with("/saml/login?idp="))
+        .next()
         .expect("the institution is offered");
     let form = b.get(&start).await;
     ok(&form, 200, "SAMLRequest");

@@ -279,6 +279,23 @@ impl Page {
             .map(unescape)
             .collect()
     }
+
+    /// The institutions the discovery page offers, as the `/saml/login?idp=…` their
+    /// buttons submit (each button is `name="idp" value="ENTITY_ID"` in a GET form to
+    /// `/saml/login`).
+    #[must_use]
+    pub fn choices(&self) -> Vec<String> {
+        self.body
+            .split("name=\"idp\" value=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .map(|v| {
+                let id: String =
+                    url::form_urlencoded::byte_serialize(unescape(v).as_bytes()).collect();
+                format!("/saml/login?idp={id}")
+            })
+            .collect()
+    }
 }
 
 /// Decodes the named entities our templates produce and every numeric one.

@@ -187,7 +187,8 @@ async fn a_newcomer_clicks_through_the_first_login_in_chromium_and_every_page_pa
     // Search as you type (discovery.js) finds the other universities too.
     d.fill("#q", "littoral").await;
     d.wait_for_text("Université du Littoral").await;
-    d.click("ul.institutions a[href*='univ-lumiere']").await;
+    d.click("ul.institutions button[value*='univ-lumiere']")
+        .await;
 
     // The university (another site: 127.0.0.1 instead of localhost).
     d.wait_for_text("IdP de démonstration").await;

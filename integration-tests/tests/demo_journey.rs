@@ -55,9 +55,9 @@ async fn activate_through_university(b: &mut Browser, email: &str, login: &str) 
     let select = b.post("/login", &[("csrf", &csrf), ("email", email)]).await;
     assert_page(&select, 200, "Activez votre compte UNESS");
     let start = select
-        .links()
+        .choices()
         .into_iter()
-        .find(|l| l.starts_with("/saml/login?idp="))
+        .next()
         .expect("the institution matching the address is offered");
     assert!(select.body.contains("Université Lumière (démo)"));
     let idp_form = b.get(&start).await;
@@ -409,7 +409,7 @@ async fn an_activated_account_signs_in_with_its_university_and_changes_its_passw
     );
     let select = b.get("/activate").await;
     let start = select
-        .links()
+        .choices()
         .into_iter()
         .find(|l| l.contains("univ-lumiere"))
         .unwrap();

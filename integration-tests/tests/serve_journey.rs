@@ -363,7 +363,7 @@ async fn a_university_running_pysaml2_activates_an_account_through_the_real_bina
         .await;
     ok(&select, 200, "Université PySAML2");
     let start = select
-        .links()
+        .choices()
         .into_iter()
         .find(|l| l.contains("pysaml2"))
         .unwrap();

@@ -8,11 +8,17 @@
 //! - [`Directory::for_email`]: the institutions that speak for the address — the same
 //!   rule as the ACS's ([`crate::authority`]: scopes, parent domains, the operator's mail
 //!   domains). The most specific match comes first.
+//!
+//! Nothing is ever cut silently: [`Directory::search_page`] says how many matched in all
+//! and returns one page of them, so the page can offer the rest. Each institution carries
+//! what tells look-alikes apart: its name in the chosen language, the domains it speaks
+//! for, its logo ([`crate::logo`]).
 
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization as _;
 
 use crate::authority::{Authority, MailDomains};
+use crate::logo::{self, LogoId};
 use crate::metadata::{IdpRecord, Localized};
 use crate::types::EntityId;
 
@@ -23,8 +29,22 @@ pub struct Institution {
     pub entity_id: EntityId,
     /// The name in the requested language (French by default).
     pub name: String,
-    /// A logo URL, preferring small https ones.
-    pub logo: Option<String>,
+    /// The domains it speaks for (literal scopes and the operator's mail domains), in
+    /// the order published, without repeats.
+    pub domains: Vec<String>,
+    /// Its logo, served from our origin ([`crate::logo`]).
+    pub logo: Option<LogoId>,
+}
+
+/// One page of search results, and how many matched in all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Found {
+    /// Every institution that matched (the page is a slice of them).
+    pub total: usize,
+    /// Where the page starts among them.
+    pub offset: usize,
+    /// The page.
+    pub items: Vec<Institution>,
 }
 
 #[derive(Debug)]
@@ -34,7 +54,8 @@ struct Entry {
     /// Folded words of each name, with whether the name is French.
     words: Vec<(bool, Vec<String>)>,
     sort_key: String,
-    logo: Option<String>,
+    domains: Vec<String>,
+    logo: Option<LogoId>,
     authority: Authority,
 }
 
@@ -42,6 +63,7 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Directory {
     entries: Vec<Entry>,
+    by_id: std::collections::HashMap<EntityId, usize>,
 }
 
 /// Lower-cases and strips diacritics ("Université" → "universite").
@@ -61,14 +83,21 @@ fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn pick_logo(idp: &IdpRecord) -> Option<String> {
-    let mut logos: Vec<_> = idp
-        .logos
+/// The literal domains an IdP speaks for, each once, scopes first.
+fn domains_of(idp: &IdpRecord, extra: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let literal = idp
+        .scopes
         .iter()
-        .filter(|l| l.url.starts_with("https://"))
-        .collect();
-    logos.sort_by_key(|l| l.height.unwrap_or(u32::MAX));
-    logos.first().map(|l| l.url.clone())
+        .filter(|s| !s.regexp)
+        .map(|s| s.value.to_ascii_lowercase())
+        .chain(extra.iter().map(|d| d.to_ascii_lowercase()));
+    for d in literal {
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
 }
 
 impl Directory {
@@ -86,7 +115,8 @@ impl Directory {
             .iter()
             .filter(|idp| !idp.hidden_from_discovery())
             .map(|idp| {
-                let authority = Authority::of(idp, mail_domains.of(&idp.entity_id));
+                let extra = mail_domains.of(&idp.entity_id);
+                let authority = Authority::of(idp, extra);
                 let mut name_words: Vec<(bool, Vec<String>)> = idp
                     .display_names
                     .iter()
@@ -105,12 +135,18 @@ impl Directory {
                     names: idp.display_names.clone(),
                     words: name_words,
                     sort_key: fold(idp.name("fr")),
-                    logo: pick_logo(idp),
+                    domains: domains_of(idp, extra),
+                    logo: logo::choose(idp).map(|(id, _)| id),
                     authority,
                 }
             })
+            .collect::<Vec<Entry>>();
+        let by_id = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.entity_id.clone(), i))
             .collect();
-        Self { entries }
+        Self { entries, by_id }
     }
 
     /// How many institutions may be offered.
@@ -135,14 +171,24 @@ impl Directory {
         Institution {
             entity_id: entry.entity_id.clone(),
             name,
-            logo: entry.logo.clone(),
+            domains: entry.domains.clone(),
+            logo: entry.logo,
         }
     }
 
     /// Institutions whose names contain every word of `query` as a word prefix, at most
-    /// `limit`, French-name matches first. An empty query lists everyone by name.
+    /// `limit`, French-name matches first. An empty query lists everyone by name. For
+    /// tools; pages use [`Directory::search_page`], which says how many there are.
     #[must_use]
     pub fn search(&self, query: &str, lang: &str, limit: usize) -> Vec<Institution> {
+        self.search_page(query, lang, 0, limit).items
+    }
+
+    /// Every institution whose names contain every word of `query` as a word prefix
+    /// (French-name matches first, then by name): how many, and the `limit` from
+    /// `offset`. An empty query lists everyone by name.
+    #[must_use]
+    pub fn search_page(&self, query: &str, lang: &str, offset: usize, limit: usize) -> Found {
         let wanted = words(query);
         let mut hits: Vec<(u8, &Entry)> = self
             .entries
@@ -160,10 +206,24 @@ impl Directory {
             })
             .collect();
         hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.sort_key.cmp(&b.1.sort_key)));
-        hits.into_iter()
-            .take(limit)
-            .map(|(_, e)| Self::show(e, lang))
-            .collect()
+        Found {
+            total: hits.len(),
+            offset,
+            items: hits
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(|(_, e)| Self::show(e, lang))
+                .collect(),
+        }
+    }
+
+    /// The institution with this entityID, if it may be offered.
+    #[must_use]
+    pub fn get(&self, entity_id: &str, lang: &str) -> Option<Institution> {
+        let id = EntityId::parse(entity_id).ok()?;
+        let i = self.by_id.get(&id)?;
+        self.entries.get(*i).map(|e| Self::show(e, lang))
     }
 
     /// Institutions that speak for the address's domain or a parent domain, the most

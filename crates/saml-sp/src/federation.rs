@@ -16,8 +16,12 @@
 //!
 //! Sources are files or HTTPS URLs (conditional GET: an unchanged feed costs a 304 and
 //! no verification).
+//!
+//! Logos ([`crate::logo`]): inline ones are served from the snapshot's records; with a
+//! [`LogoFetcher`], the `https://` ones are fetched after each refresh into
+//! `cache_dir/logos/`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -29,6 +33,7 @@ use crate::authority::{Authority, MailDomains};
 use crate::directory::Directory;
 use crate::error::Error;
 use crate::fetch::{Fetched, Fetcher, Validators};
+use crate::logo::{self, Image, LogoCache, LogoFetcher, LogoId, LogoReport, LogoSource};
 use crate::metadata::{Aggregate, IdpRecord, ParseOptions, PinnedCerts, load};
 use crate::types::EntityId;
 
@@ -179,9 +184,11 @@ pub struct Snapshot {
     pub sources: Vec<SourceStatus>,
     /// entityIDs seen in several feeds.
     pub duplicates: Vec<Duplicate>,
-    by_id: std::collections::HashMap<EntityId, usize>,
+    by_id: HashMap<EntityId, usize>,
     /// What each IdP speaks for, aligned with `idps`.
     authorities: Vec<Authority>,
+    /// The logo discovery shows for each IdP that has one: its IdP's index and source.
+    logos: HashMap<LogoId, (usize, LogoSource)>,
 }
 
 impl Snapshot {
@@ -214,6 +221,11 @@ impl Snapshot {
             .iter()
             .map(|idp| Authority::of(idp, mail_domains.of(&idp.entity_id)))
             .collect();
+        let logos = idps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, idp)| logo::choose(idp).map(|(id, source)| (id, (i, source))))
+            .collect();
         Self {
             directory: Directory::with_mail_domains(&plain, mail_domains),
             idps,
@@ -221,7 +233,36 @@ impl Snapshot {
             duplicates,
             by_id,
             authorities,
+            logos,
         }
+    }
+
+    /// An inline logo of this snapshot, decoded from its record.
+    #[must_use]
+    pub fn inline_logo(&self, id: LogoId) -> Option<Image> {
+        let (i, LogoSource::Inline(_)) = self.logos.get(&id)? else {
+            return None;
+        };
+        let idp = self.idps.get(*i)?;
+        idp.logos
+            .iter()
+            .find(|l| LogoId::of_url(&l.url) == id)
+            .and_then(|l| logo::decode_data_url(&l.url).ok())
+    }
+
+    /// The remote logos this snapshot shows, to be fetched.
+    #[must_use]
+    pub fn remote_logos(&self) -> Vec<(LogoId, String)> {
+        let mut out: Vec<(LogoId, String)> = self
+            .logos
+            .iter()
+            .filter_map(|(id, (_, source))| match source {
+                LogoSource::Remote(url) => Some((*id, url.clone())),
+                LogoSource::Inline(_) => None,
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     /// What the IdP `entity_id` speaks for (nothing, for an IdP not in the snapshot).
@@ -260,6 +301,7 @@ pub struct Federation {
     tracks: Mutex<Vec<Track>>,
     mail_domains: MailDomains,
     current: ArcSwap<Snapshot>,
+    logos: Option<Arc<LogoCache>>,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -294,7 +336,56 @@ impl Federation {
             tracks,
             mail_domains: MailDomains::none(),
             current: ArcSwap::from_pointee(Snapshot::default()),
+            logos: None,
         })
+    }
+
+    /// Fetches the logos feeds publish at `https://` URLs with `fetcher`, keeping them
+    /// in `CACHE_DIR/logos/`. Without a cache directory, only inline logos are shown.
+    #[must_use]
+    pub fn with_logo_fetcher(mut self, fetcher: LogoFetcher) -> Self {
+        match &self.cache_dir {
+            Some(dir) => {
+                self.logos = Some(Arc::new(LogoCache::new(dir.join("logos"), fetcher)));
+            }
+            None => tracing::warn!("no metadata cache directory: remote logos are not fetched"),
+        }
+        self
+    }
+
+    /// Whether discovery can show this logo now.
+    #[must_use]
+    pub fn logo_available(&self, snapshot: &Snapshot, id: LogoId) -> bool {
+        match snapshot.logos.get(&id) {
+            Some((_, LogoSource::Inline(_))) => true,
+            Some((_, LogoSource::Remote(_))) => self.logos.as_ref().is_some_and(|c| c.has(id)),
+            None => false,
+        }
+    }
+
+    /// A logo the current snapshot shows, checked.
+    pub async fn logo(&self, id: LogoId) -> Option<Image> {
+        let snapshot = self.snapshot();
+        match snapshot.logos.get(&id)? {
+            (_, LogoSource::Inline(_)) => snapshot.inline_logo(id),
+            (_, LogoSource::Remote(_)) => self.logos.as_ref()?.read(id).await,
+        }
+    }
+
+    /// Brings the logo cache in line with the current snapshot (`None` when remote logos
+    /// are not fetched).
+    pub async fn sync_logos(&self) -> Option<LogoReport> {
+        let cache = self.logos.as_ref()?;
+        let wanted = self.snapshot().remote_logos();
+        let report = cache.sync(&wanted).await;
+        tracing::info!(
+            available = report.available,
+            fetched = report.fetched,
+            refused = report.refused.len(),
+            waiting = report.waiting,
+            "logos"
+        );
+        Some(report)
     }
 
     /// The operator's mail domains (universities whose addresses are not under their
@@ -540,8 +631,7 @@ impl Federation {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut seen: std::collections::HashMap<EntityId, String> =
-            std::collections::HashMap::new();
+        let mut seen: HashMap<EntityId, String> = HashMap::new();
         let mut idps = Vec::new();
         let mut duplicates = Vec::new();
         let mut statuses = Vec::new();
@@ -614,6 +704,7 @@ impl Federation {
     pub fn spawn_refresher(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut backoff = Duration::from_secs(30);
+            self.sync_logos().await;
             loop {
                 let failed = self.snapshot().sources.iter().any(|s| s.error.is_some());
                 let wait = if failed {
@@ -629,6 +720,7 @@ impl Federation {
                 };
                 tokio::time::sleep(wait).await;
                 self.refresh(OffsetDateTime::now_utc()).await;
+                self.sync_logos().await;
             }
         })
     }

@@ -14,6 +14,8 @@
 //!   on refresh, last good copies on disk, stale data dropped at its validUntil.
 //! - [`directory`]: the institution directory behind discovery: accent- and
 //!   case-insensitive word-prefix search, and e-mail address → institutions.
+//! - [`logo`]: institution logos checked (raster only, size-capped) and served from our
+//!   origin: inline ones decoded from the feed, https ones fetched and kept on disk.
 //! - [`authority`]: which addresses an IdP speaks for (its `shibmd:Scope`s and parent
 //!   domains, regexp scopes anchored and linear-time, plus the operator's mail domains):
 //!   one rule for discovery and for the `mail` the ACS accepts.
@@ -33,6 +35,7 @@ pub mod directory;
 pub mod error;
 pub mod federation;
 pub mod fetch;
+pub mod logo;
 pub mod metadata;
 mod signature;
 pub mod sp;

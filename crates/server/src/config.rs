@@ -204,6 +204,35 @@ pub(crate) struct SamlConfig {
     /// addresses are not under its scope).
     #[serde(default)]
     pub mail_domains: Vec<MailDomainsConfig>,
+    /// Institution logos published at `https://` URLs: fetched by the server into
+    /// `cache_dir/logos/` and served from our origin (inline logos are always shown).
+    #[serde(default)]
+    pub logos: LogosConfig,
+}
+
+/// `[saml.logos]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogosConfig {
+    /// Whether remote logos are fetched (needs `cache_dir`).
+    #[serde(default = "yes")]
+    pub fetch: bool,
+    /// One more trusted root (PEM) for logo servers (a private or test server).
+    #[serde(default)]
+    pub extra_root: Option<PathBuf>,
+}
+
+impl Default for LogosConfig {
+    fn default() -> Self {
+        Self {
+            fetch: true,
+            extra_root: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[[saml.mail_domains]]`: one IdP's extra mail domains.

@@ -20,6 +20,7 @@ use passerelle_oidc_provider::{Provider, Registry, Settings};
 use passerelle_saml_sp::acs::AcsSettings;
 use passerelle_saml_sp::federation::{Federation, Location, Source, SourceStatus};
 use passerelle_saml_sp::fetch::Fetcher;
+use passerelle_saml_sp::logo::LogoFetcher;
 use passerelle_saml_sp::metadata::PinnedCerts;
 use passerelle_saml_sp::sp::{KeyPair, ServiceProvider};
 use passerelle_store::{Store, StoreOptions};
@@ -142,7 +143,21 @@ fn federation(config: &Config) -> anyhow::Result<Federation> {
         .saml
         .mail_domains()
         .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
-    Ok(Federation::new(sources, config.saml.cache_dir.clone())?.with_mail_domains(mail_domains))
+    let mut federation =
+        Federation::new(sources, config.saml.cache_dir.clone())?.with_mail_domains(mail_domains);
+    let logos = &config.saml.logos;
+    if logos.fetch && config.saml.cache_dir.is_some() {
+        let extra = logos
+            .extra_root
+            .as_deref()
+            .map(|p| {
+                read(p, "saml.logos.extra_root").map(|b| String::from_utf8_lossy(&b).into_owned())
+            })
+            .transpose()?;
+        federation = federation
+            .with_logo_fetcher(LogoFetcher::new(extra.as_deref(), Duration::from_secs(10))?);
+    }
+    Ok(federation)
 }
 
 /// The local fallback from the configuration.
@@ -299,6 +314,7 @@ fn refresh_on_hangup(federation: Arc<Federation>) {
             for status in federation.refresh(OffsetDateTime::now_utc()).await {
                 tracing::info!(feed = %status.name, idps = status.idps, refused = status.last_failure.map_or("-", |f| f.as_str()), "federation feed refreshed");
             }
+            federation.sync_logos().await;
         }
     });
 }

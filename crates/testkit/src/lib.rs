@@ -9,11 +9,14 @@
 //! - [`npm::install`] installs pinned npm packages (openid-client, axe-core) once.
 //! - [`smtp::SmtpSink`] is a small SMTP server (plain, STARTTLS or implicit TLS, optional
 //!   AUTH PLAIN/LOGIN) that records every message a real client delivers to it.
+//! - [`https::HttpsServer`] answers fixed paths over TLS (a self-signed `localhost`
+//!   certificate): the web servers a feed's records point at.
 //! - [`utf7::smuggle`] builds the encoding-declaration attack on a signed document.
 //!
 //! Everything started here is stopped when its handle is dropped. This crate is for tests
 //! and benchmarks only; no production crate depends on it.
 
+pub mod https;
 pub mod npm;
 pub mod python;
 pub mod redis;

@@ -97,6 +97,23 @@ pub struct IdpRecord {
 }
 
 impl IdpRecord {
+    /// A record with this entityID and nothing else (tests, tools, generated feeds).
+    #[must_use]
+    pub fn bare(entity_id: EntityId) -> Self {
+        Self {
+            entity_id,
+            display_names: Vec::new(),
+            logos: Vec::new(),
+            information_urls: Vec::new(),
+            scopes: Vec::new(),
+            sso: Vec::new(),
+            signing_certs: Vec::new(),
+            encryption_certs: Vec::new(),
+            entity_categories: Vec::new(),
+            registration_authority: None,
+        }
+    }
+
     /// The display name in `lang`, else French, else English, else the first one, else
     /// the entityID.
     #[must_use]

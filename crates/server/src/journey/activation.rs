@@ -15,7 +15,6 @@
 //! that link is confirmed in this same browser (`links.rs`).
 
 use askama::Template;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
@@ -24,7 +23,6 @@ use axum::response::{IntoResponse, Response};
 use passerelle_local_auth::{Email, FederatedId, Profile, Vouch};
 use passerelle_oidc_provider::Amr;
 use passerelle_saml_sp::acs::{AcsRequest, Identity, Rejection, consume};
-use passerelle_saml_sp::directory::Institution;
 use passerelle_saml_sp::sp::request::LoginOptions;
 use passerelle_store::{Expiry, Key};
 use serde::{Deserialize, Serialize};
@@ -94,110 +92,6 @@ fn query(raw: Option<String>) -> Fields {
     Fields::parse(&Bytes::from(raw.unwrap_or_default()))
 }
 
-/// One institution offered on the page.
-struct Choice {
-    name: String,
-    href: String,
-    logo: Option<String>,
-}
-
-impl From<&Institution> for Choice {
-    fn from(i: &Institution) -> Self {
-        Self {
-            name: i.name.clone(),
-            href: login_href(i),
-            // Only https logos: the page's CSP allows no other remote image.
-            logo: i.logo.clone().filter(|u| u.starts_with("https://")),
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "institutions.html")]
-struct InstitutionsPage<'a> {
-    l: &'a Layout,
-    email: Option<String>,
-    matched: Vec<Choice>,
-    query: String,
-    results: Vec<Choice>,
-    searched: bool,
-}
-
-fn login_href(i: &Institution) -> String {
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("idp", i.entity_id.as_str())
-        .finish();
-    format!("/saml/login?{q}")
-}
-
-/// `GET /activate[?q=…]`: the institution list, pre-filtered by the typed address.
-pub(crate) async fn institutions_page(
-    State(app): State<App>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let fields = query(raw);
-    page!(app, headers, peer, "/activate", |cx| {
-        let snapshot = cx.app.federation.snapshot();
-        let lang = cx.t.tag();
-        let email = cx.session.record.email.clone();
-        let matched = email
-            .as_deref()
-            .map(|e| snapshot.directory.for_email(e, lang))
-            .unwrap_or_default();
-        let q: String = fields.get("q").trim().chars().take(100).collect();
-        let results = if q.is_empty() {
-            Vec::new()
-        } else {
-            snapshot.directory.search(&q, lang, 30)
-        };
-        let l = cx.layout("activate.title");
-        cx.render(&InstitutionsPage {
-            l: &l,
-            email,
-            matched: matched.iter().map(Choice::from).collect(),
-            searched: !q.is_empty(),
-            query: q,
-            results: results.iter().map(Choice::from).collect(),
-        })
-    })
-}
-
-/// `GET /institutions?q=TEXT&email=ADDRESS`: the same search, as JSON.
-pub(crate) async fn institutions_json(
-    State(app): State<App>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let fields = query(raw);
-    let lang = accepted(&headers).unwrap_or_default().tag();
-    let snapshot = app.federation.snapshot();
-    let q: String = fields.get("q").trim().chars().take(100).collect();
-    let email: String = fields.get("email").trim().chars().take(320).collect();
-    let mut found = if email.is_empty() {
-        Vec::new()
-    } else {
-        snapshot.directory.for_email(&email, lang)
-    };
-    if !q.is_empty() {
-        found.extend(snapshot.directory.search(&q, lang, 30));
-    }
-    found.dedup_by(|a, b| a.entity_id == b.entity_id);
-    let items: Vec<serde_json::Value> = found
-        .iter()
-        .map(|i| {
-            serde_json::json!({
-                "entity_id": i.entity_id.as_str(),
-                "name": i.name,
-                "logo": i.logo,
-                "login": login_href(i),
-            })
-        })
-        .collect();
-    Json(serde_json::json!({ "institutions": items })).into_response()
-}
-
 /// `GET /saml/login?idp=ENTITY_ID`: a signed AuthnRequest to that IdP.
 pub(crate) async fn saml_login(
     State(app): State<App>,
@@ -244,7 +138,9 @@ pub(crate) async fn saml_login(
                 .next("/activate", "action.choose_again"),
                 other => Fail::internal(other),
             })?;
-        Ok(see_other(&redirect.url))
+        let mut response = see_other(&redirect.url);
+        super::discovery::remember_on(&mut response, idp.entity_id.as_str());
+        Ok(response)
     })
 }
 

@@ -2,7 +2,9 @@
 //!
 //! - `oidc`: `/authorize` (where apps send the browser) and `/logout`;
 //! - `login`: the portal (e-mail first), password, e-mail code, forgotten password;
-//! - `activation`: institution selection, the SAML round trip, the activation link sent;
+//! - `discovery`: institution selection (every match reachable, logos from our origin,
+//!   the last institution remembered on the device);
+//! - `activation`: the SAML round trip, the activation link sent;
 //! - `links`: a link's confirmation page and the password form behind it;
 //! - `register`: people without a university: self-registration, a pending
 //!   invitation's link, and the page that says why an address has no way in yet;
@@ -13,6 +15,7 @@
 
 pub(crate) mod account;
 pub(crate) mod activation;
+pub(crate) mod discovery;
 pub(crate) mod hints;
 pub(crate) mod links;
 pub(crate) mod login;

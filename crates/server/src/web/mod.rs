@@ -140,7 +140,7 @@ pub(crate) fn client_address(trusted: &[IpAddr], headers: &HeaderMap, peer: Sock
         .to_string()
 }
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 async fn security_headers(State(app): State<App>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
@@ -285,8 +285,9 @@ pub(crate) fn router(app: App) -> Router {
         )
         .route("/login/code/send", post(journey::login::code_send))
         .route("/password/forgot", post(journey::login::forgot))
-        .route("/activate", get(journey::activation::institutions_page))
-        .route("/institutions", get(journey::activation::institutions_json))
+        .route("/activate", get(journey::discovery::institutions_page))
+        .route("/institutions", get(journey::discovery::institutions_json))
+        .route("/logos/{id}", get(journey::discovery::logo))
         .route("/saml/login", get(journey::activation::saml_login))
         .route("/saml/acs", post(journey::activation::saml_acs))
         .route("/saml/continue", get(journey::activation::saml_continue))
