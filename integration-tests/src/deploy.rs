@@ -38,6 +38,9 @@ pub struct Deployment {
     pub public_url: String,
     /// The app's redirect URI (nothing listens there: the test reads the redirect).
     pub redirect_uri: String,
+    /// Where the app starts a sign-in (its `initiate_login_uri`, OIDC Core §4), on the
+    /// redirect URI's origin.
+    pub initiate_login_uri: String,
     /// The configuration file.
     pub config: PathBuf,
     /// pysaml2's key and certificate (PEM files).
@@ -147,7 +150,9 @@ impl Deployment {
             .map(|_| free_port().unwrap())
             .collect();
         let public_url = format!("http://localhost:{}", ports[0]);
-        let redirect_uri = format!("http://127.0.0.1:{}/cb", free_port().unwrap());
+        let app_port = free_port().unwrap();
+        let redirect_uri = format!("http://127.0.0.1:{app_port}/cb");
+        let initiate_login_uri = format!("http://127.0.0.1:{app_port}/start");
 
         let sp_signing = IdpKeys::generate("it sp signing").unwrap();
         let sp_encryption = IdpKeys::generate("it sp encryption").unwrap();
@@ -260,6 +265,7 @@ client_id = "{CLIENT_ID}"
 name = "Application de test"
 secret_hash = "sha256:{hash}"
 redirect_uris = ["{redirect_uri}"]
+initiate_login_uri = "{initiate_login_uri}"
 post_logout_redirect_uris = ["{public_url}/bye"]
 scopes = "openid email profile academic offline_access"
 id_token_signed_response_alg = "ES256"
@@ -283,6 +289,7 @@ id_token_signed_response_alg = "ES256"
             instances: Vec::new(),
             public_url,
             redirect_uri,
+            initiate_login_uri,
             config: p("passerelle.toml"),
             pysaml2_keys: (p("pysaml2.key"), p("pysaml2.crt")),
             feed,

@@ -19,7 +19,7 @@ use crate::email::Email;
 use crate::error::Error;
 use crate::facade::LocalAuth;
 use crate::keys;
-use crate::link::LinkPurpose;
+use crate::link::{LinkContext, LinkPurpose};
 use crate::mailer::{Lang, Mail};
 
 /// One invitation to send.
@@ -113,7 +113,14 @@ impl LocalAuth {
             }
         };
         let link = self
-            .issue_link_for(email, LinkPurpose::Activation, None, None)
+            .issue_link_for(
+                email,
+                LinkPurpose::Activation,
+                LinkContext {
+                    app: invitation.app.as_deref(),
+                    ..LinkContext::default()
+                },
+            )
             .await?;
         let mail = Mail::Invitation {
             url: link.url,

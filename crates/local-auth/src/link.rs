@@ -80,6 +80,8 @@ pub struct LinkInfo {
     pub purpose: LinkPurpose,
     /// When it stops working.
     pub expires_at: Timestamp,
+    /// The app (OIDC client id) the user was on the way to when the link was sent.
+    pub app: Option<String>,
 }
 
 /// Proof that a link was consumed: lets its holder set the account's password once.
@@ -90,6 +92,9 @@ pub struct LinkGrant {
     /// The university's word the link carries, if it came from one.
     #[serde(default)]
     vouch: Option<Vouch>,
+    /// The app the user was on the way to when the link was sent.
+    #[serde(default)]
+    app: Option<String>,
 }
 
 impl LinkGrant {
@@ -110,6 +115,13 @@ impl LinkGrant {
     pub fn vouch(&self) -> Option<&Vouch> {
         self.vouch.as_ref()
     }
+
+    /// The app (OIDC client id) the user was on the way to when the link was sent:
+    /// where to continue when the link is used on another device.
+    #[must_use]
+    pub fn app(&self) -> Option<&str> {
+        self.app.as_deref()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -120,6 +132,20 @@ struct LinkRecord {
     expires_at: Timestamp,
     #[serde(default)]
     vouch: Option<Vouch>,
+    #[serde(default)]
+    app: Option<String>,
+}
+
+/// What a link carries besides its account and purpose, and whose allowance it uses.
+#[derive(Debug, Default)]
+pub(crate) struct LinkContext<'a> {
+    /// The client address whose allowance it counts against (none for invitations:
+    /// their inviter has its own limits).
+    pub client: Option<&'a str>,
+    /// The university's word.
+    pub vouch: Option<Vouch>,
+    /// The app the user was on the way to.
+    pub app: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -127,6 +153,24 @@ struct LinkRecord {
 enum Outcome {
     Used,
     Expired,
+}
+
+/// What is left of a link after it was used or found expired: the outcome, and for
+/// whom (so « déjà utilisé » can say whether that account is active). Earlier versions
+/// stored the bare outcome; both read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Tombstone {
+    Now { outcome: Outcome, email: Email },
+    Before(Outcome),
+}
+
+impl Tombstone {
+    fn outcome(&self) -> Outcome {
+        match self {
+            Self::Now { outcome, .. } | Self::Before(outcome) => *outcome,
+        }
+    }
 }
 
 impl LocalAuth {
@@ -152,20 +196,25 @@ impl LocalAuth {
         purpose: LinkPurpose,
         client: &str,
     ) -> Result<IssuedLink, Error> {
-        self.issue_link_for(email, purpose, Some(client), None)
-            .await
+        self.issue_link_for(
+            email,
+            purpose,
+            LinkContext {
+                client: Some(client),
+                ..LinkContext::default()
+            },
+        )
+        .await
     }
 
-    /// [`LocalAuth::issue_link`], counted against `client`'s allowance when one is given
-    /// (invitations have their inviter's own limits), carrying a university's word.
+    /// [`LocalAuth::issue_link`], with what `cx` says (allowance, university's word, app).
     pub(crate) async fn issue_link_for(
         &self,
         email: &Email,
         purpose: LinkPurpose,
-        client: Option<&str>,
-        vouch: Option<Vouch>,
+        cx: LinkContext<'_>,
     ) -> Result<IssuedLink, Error> {
-        if let Some(client) = client {
+        if let Some(client) = cx.client {
             throttle::hit(
                 &self.store,
                 &keys::throttle_client(client, "link"),
@@ -199,7 +248,8 @@ impl LocalAuth {
             purpose,
             issued_at: now,
             expires_at: now.plus(ttl),
-            vouch,
+            vouch: cx.vouch,
+            app: cx.app.map(str::to_owned),
         };
         self.store
             .set(
@@ -228,22 +278,43 @@ impl LocalAuth {
         lang: Lang,
         client: &str,
     ) -> Result<Timestamp, Error> {
-        self.send_link_with(email, purpose, lang, Some(client), None)
+        self.send_link_for_app(email, purpose, lang, client, None)
             .await
     }
 
-    /// [`LocalAuth::send_link`], the link carrying a university's word (the mail names
-    /// the institution that asked).
+    /// [`LocalAuth::send_link`] on the way to `app` (the OIDC client waiting for this
+    /// sign-in): the link remembers it, so a user who opens it on another device can
+    /// continue there.
+    ///
+    /// # Errors
+    /// As [`LocalAuth::send_link`].
+    pub async fn send_link_for_app(
+        &self,
+        email: &Email,
+        purpose: LinkPurpose,
+        lang: Lang,
+        client: &str,
+        app: Option<&str>,
+    ) -> Result<Timestamp, Error> {
+        let cx = LinkContext {
+            client: Some(client),
+            vouch: None,
+            app,
+        };
+        self.send_link_with(email, purpose, lang, cx).await
+    }
+
+    /// Issues a link as `cx` says and mails it (a university's word: the mail names the
+    /// institution that asked).
     pub(crate) async fn send_link_with(
         &self,
         email: &Email,
         purpose: LinkPurpose,
         lang: Lang,
-        client: Option<&str>,
-        vouch: Option<Vouch>,
+        cx: LinkContext<'_>,
     ) -> Result<Timestamp, Error> {
-        let institution = vouch.as_ref().map(|v| v.institution.clone());
-        let link = self.issue_link_for(email, purpose, client, vouch).await?;
+        let institution = cx.vouch.as_ref().map(|v| v.institution.clone());
+        let link = self.issue_link_for(email, purpose, cx).await?;
         let valid_for = self.link_ttl(purpose);
         let mail = match purpose {
             LinkPurpose::Activation => Mail::Activation {
@@ -268,8 +339,9 @@ impl LocalAuth {
         Ok(
             match self
                 .store
-                .get::<Outcome>(&keys::link_outcome(digest))
+                .get::<Tombstone>(&keys::link_outcome(digest))
                 .await?
+                .map(|t| t.outcome())
             {
                 Some(Outcome::Used) => Error::AlreadyUsed,
                 Some(Outcome::Expired) => Error::Expired,
@@ -282,6 +354,27 @@ impl LocalAuth {
         let key = keys::link_used_at(&record.email, record.purpose.as_str());
         let used_at: Option<Timestamp> = self.store.get(&key).await?;
         Ok(used_at.is_some_and(|t| record.issued_at < t))
+    }
+
+    /// For a link already used: the state of its account now (`None` for any other
+    /// token, or a use recorded before accounts were kept with it). Lets the page say
+    /// « votre compte est déjà actif » and offer to sign in.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn used_link_account(&self, token: &str) -> Result<Option<AccountStatus>, Error> {
+        let digest = token_digest(token);
+        let Some(Tombstone::Now {
+            outcome: Outcome::Used,
+            email,
+        }) = self
+            .store
+            .get::<Tombstone>(&keys::link_outcome(&digest))
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self.account(&email).await?.map(|a| a.status))
     }
 
     /// Reads a link without consuming it (the confirmation page behind a GET).
@@ -304,6 +397,7 @@ impl LocalAuth {
             email: record.email,
             purpose: record.purpose,
             expires_at: record.expires_at,
+            app: record.app,
         })
     }
 
@@ -332,20 +426,24 @@ impl LocalAuth {
             return Err(Error::NotFound);
         }
         let tombstone = keys::link_outcome(&digest);
+        let left = |outcome| Tombstone::Now {
+            outcome,
+            email: record.email.clone(),
+        };
         if now >= record.expires_at {
             self.store
-                .set(&tombstone, &Outcome::Expired, Expiry::After(GRACE))
+                .set(&tombstone, &left(Outcome::Expired), Expiry::After(GRACE))
                 .await?;
             return Err(Error::Expired);
         }
         if self.superseded(&record).await? {
             self.store
-                .set(&tombstone, &Outcome::Used, Expiry::After(GRACE))
+                .set(&tombstone, &left(Outcome::Used), Expiry::After(GRACE))
                 .await?;
             return Err(Error::Superseded);
         }
         self.store
-            .set(&tombstone, &Outcome::Used, Expiry::After(GRACE))
+            .set(&tombstone, &left(Outcome::Used), Expiry::After(GRACE))
             .await?;
         self.store
             .set(
@@ -361,6 +459,7 @@ impl LocalAuth {
             email: record.email,
             purpose,
             vouch: record.vouch,
+            app: record.app,
         })
     }
 
@@ -380,5 +479,25 @@ impl LocalAuth {
     ) -> Result<Account, Error> {
         self.store_password(&grant.email, password, confirmation, true)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn tombstones_written_before_they_named_their_account_still_read() {
+        let old: Tombstone = serde_json::from_str("\"used\"").unwrap();
+        assert!(matches!(old, Tombstone::Before(Outcome::Used)));
+        let now = Tombstone::Now {
+            outcome: Outcome::Expired,
+            email: Email::parse("a@b.fr").unwrap(),
+        };
+        let back: Tombstone = serde_json::from_str(&serde_json::to_string(&now).unwrap()).unwrap();
+        assert!(matches!(back.outcome(), Outcome::Expired));
+        assert!(matches!(back, Tombstone::Now { .. }));
     }
 }

@@ -21,7 +21,7 @@ use crate::clock::Timestamp;
 use crate::email::Email;
 use crate::error::Error;
 use crate::facade::LocalAuth;
-use crate::link::LinkPurpose;
+use crate::link::{LinkContext, LinkPurpose};
 use crate::mailer::Lang;
 
 /// A mail domain the operator opens to self-registration: exact, or `*.` + a suffix
@@ -140,6 +140,7 @@ impl LocalAuth {
         email: &Email,
         lang: Lang,
         client: &str,
+        app: Option<&str>,
     ) -> Result<Registered, Error> {
         let purpose = match self.account(email).await?.map(|a| a.status) {
             Some(AccountStatus::Active) => return Ok(Registered::AlreadyActive),
@@ -149,7 +150,16 @@ impl LocalAuth {
             None => return Err(Error::RegistrationClosed),
         };
         let expires_at = self
-            .send_link_with(email, purpose, lang, Some(client), None)
+            .send_link_with(
+                email,
+                purpose,
+                lang,
+                LinkContext {
+                    client: Some(client),
+                    vouch: None,
+                    app,
+                },
+            )
             .await?;
         Ok(Registered::LinkSent { expires_at })
     }

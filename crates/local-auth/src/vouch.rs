@@ -26,7 +26,7 @@ use crate::email::Email;
 use crate::error::Error;
 use crate::facade::LocalAuth;
 use crate::keys;
-use crate::link::{LinkGrant, LinkPurpose};
+use crate::link::{LinkContext, LinkGrant, LinkPurpose};
 use crate::mailer::Lang;
 use crate::secret::ct_eq;
 
@@ -71,6 +71,7 @@ impl LocalAuth {
         vouch: Vouch,
         lang: Lang,
         client: &str,
+        app: Option<&str>,
     ) -> Result<Vouched, Error> {
         if let Some(other) = self.account_by_federated(&vouch.federated).await?
             && other.email.key() != email.key()
@@ -97,7 +98,9 @@ impl LocalAuth {
                 if existing.is_none() {
                     self.create_pending(email, Origin::University).await?;
                 }
-                let expires_at = self.send_vouched_link(email, vouch, lang, client).await?;
+                let expires_at = self
+                    .send_vouched_link(email, vouch, lang, client, app)
+                    .await?;
                 Ok(Vouched::LinkSent { expires_at })
             }
         }
@@ -171,14 +174,14 @@ impl LocalAuth {
         vouch: Vouch,
         lang: Lang,
         client: &str,
+        app: Option<&str>,
     ) -> Result<Timestamp, Error> {
-        self.send_link_with(
-            email,
-            LinkPurpose::Activation,
-            lang,
-            Some(client),
-            Some(vouch),
-        )
-        .await
+        let cx = LinkContext {
+            client: Some(client),
+            vouch: Some(vouch),
+            app,
+        };
+        self.send_link_with(email, LinkPurpose::Activation, lang, cx)
+            .await
     }
 }

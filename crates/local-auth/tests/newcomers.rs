@@ -104,17 +104,23 @@ async fn self_registration_opens_only_listed_domains_and_stores_nothing_before_t
     });
     let closed = email("someone@gmail.com");
     assert!(matches!(
-        f.auth.register(&closed, Lang::Fr, "198.51.100.2").await,
+        f.auth
+            .register(&closed, Lang::Fr, "198.51.100.2", None)
+            .await,
         Err(Error::RegistrationClosed)
     ));
     assert!(matches!(
         f.auth
-            .register(&email("a@aphp.fr"), Lang::Fr, "198.51.100.2")
+            .register(&email("a@aphp.fr"), Lang::Fr, "198.51.100.2", None)
             .await,
         Err(Error::RegistrationClosed)
     ));
     let e = email("interne@psl.aphp.fr");
-    let sent = f.auth.register(&e, Lang::Fr, "198.51.100.2").await.unwrap();
+    let sent = f
+        .auth
+        .register(&e, Lang::Fr, "198.51.100.2", None)
+        .await
+        .unwrap();
     assert!(matches!(sent, Registered::LinkSent { .. }));
     assert!(
         f.auth.account(&e).await.unwrap().is_none(),
@@ -139,7 +145,10 @@ async fn self_registration_opens_only_listed_domains_and_stores_nothing_before_t
         .unwrap();
     assert_eq!(active.kind(), AccountKind::SelfRegistered);
     assert_eq!(
-        f.auth.register(&e, Lang::Fr, "198.51.100.2").await.unwrap(),
+        f.auth
+            .register(&e, Lang::Fr, "198.51.100.2", None)
+            .await
+            .unwrap(),
         Registered::AlreadyActive
     );
 }
@@ -149,7 +158,11 @@ async fn a_pending_account_outside_the_open_domains_still_gets_its_activation_li
     let f = fixture();
     let e = email("tuteur@cabinet.fr");
     f.auth.invite(&e, &invitation(), Lang::Fr).await.unwrap();
-    let again = f.auth.register(&e, Lang::Fr, "198.51.100.3").await.unwrap();
+    let again = f
+        .auth
+        .register(&e, Lang::Fr, "198.51.100.3", None)
+        .await
+        .unwrap();
     assert!(matches!(again, Registered::LinkSent { .. }));
     assert_eq!(outbox_count(&f), 2);
 }
@@ -203,4 +216,117 @@ async fn guesses_spread_over_many_addresses_pause_password_sign_in_after_a_hundr
             .await,
         Err(Error::Throttled { .. })
     ));
+}
+
+/// The token of the link in the newest mail of the outbox.
+fn newest_link_token(f: &Fixture) -> String {
+    let newest = std::fs::read_dir(&f.outbox)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .max_by_key(|e| e.metadata().unwrap().modified().unwrap())
+        .unwrap();
+    let text = std::fs::read_to_string(newest.path())
+        .unwrap()
+        .replace("=\r\n", "")
+        .replace("=\n", "");
+    let at = text.find("https://login.example.fr/link/").unwrap();
+    text[at..]
+        .trim_start_matches("https://login.example.fr/link/")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_remembers_the_app_it_was_sent_for_and_a_used_link_tells_the_account_state() {
+    let f = fixture_with(Config {
+        self_registration_domains: vec![DomainPattern::parse("chu-limoges.fr").unwrap()],
+        ..config()
+    });
+    let e = email("nina.roux@chu-limoges.fr");
+    f.auth
+        .register(&e, Lang::Fr, "198.51.100.4", Some("cockpit"))
+        .await
+        .unwrap();
+    let token = newest_link_token(&f);
+    assert_eq!(
+        f.auth.inspect_link(&token).await.unwrap().app.as_deref(),
+        Some("cockpit")
+    );
+    assert_eq!(
+        f.auth.used_link_account(&token).await.unwrap(),
+        None,
+        "not used yet"
+    );
+    let grant = f
+        .auth
+        .consume_link(&token, LinkPurpose::Registration)
+        .await
+        .unwrap();
+    assert_eq!(grant.app(), Some("cockpit"));
+    assert_eq!(
+        f.auth.used_link_account(&token).await.unwrap(),
+        Some(AccountStatus::PendingActivation)
+    );
+    f.auth
+        .complete_link(&grant, &Password::new(GOOD), &Password::new(GOOD))
+        .await
+        .unwrap();
+    // Opened again (on the first device, later): the account is active.
+    assert!(matches!(
+        f.auth.inspect_link(&token).await,
+        Err(Error::AlreadyUsed)
+    ));
+    assert_eq!(
+        f.auth.used_link_account(&token).await.unwrap(),
+        Some(AccountStatus::Active)
+    );
+    assert_eq!(
+        f.auth.used_link_account("no-such-token").await.unwrap(),
+        None
+    );
+
+    // A reset sent on the way to another app remembers that one; one sent from the
+    // command line remembers none.
+    f.auth
+        .send_link_for_app(
+            &e,
+            LinkPurpose::PasswordReset,
+            Lang::Fr,
+            "198.51.100.4",
+            Some("sides"),
+        )
+        .await
+        .unwrap();
+    let reset = newest_link_token(&f);
+    assert_eq!(
+        f.auth.inspect_link(&reset).await.unwrap().app.as_deref(),
+        Some("sides")
+    );
+    let plain = f
+        .auth
+        .issue_link(&e, LinkPurpose::PasswordReset, "198.51.100.4")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.auth
+            .inspect_link(&token_of(&plain.url))
+            .await
+            .unwrap()
+            .app,
+        None
+    );
+
+    // An invitation's link leads to the app that invited.
+    let invited = email("paul.petit@chu-limoges.fr");
+    f.auth
+        .invite(&invited, &invitation(), Lang::Fr)
+        .await
+        .unwrap();
+    let token = newest_link_token(&f);
+    assert_eq!(
+        f.auth.inspect_link(&token).await.unwrap().app.as_deref(),
+        Some("cockpit")
+    );
 }

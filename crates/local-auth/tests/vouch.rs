@@ -56,7 +56,7 @@ async fn vouch_and_confirm(
 ) -> passerelle_local_auth::LinkGrant {
     let sent = f
         .auth
-        .vouch(&email(address), v, Lang::Fr, "10.0.0.1")
+        .vouch(&email(address), v, Lang::Fr, "10.0.0.1", None)
         .await
         .unwrap();
     assert!(matches!(sent, Vouched::LinkSent { .. }), "{sent:?}");
@@ -131,6 +131,7 @@ async fn a_vouched_link_links_the_identity_only_in_the_browser_that_signed_in() 
             vouch(idp, "carol", "browser-9"),
             Lang::Fr,
             "10.0.0.1",
+            None,
         )
         .await
         .unwrap();
@@ -150,6 +151,7 @@ async fn a_pending_vouch_never_locks_out_a_later_authoritative_identity() {
             vouch("https://idp.univ-b.fr/idp", "mallory", "browser-m"),
             Lang::Fr,
             "10.0.0.1",
+            None,
         )
         .await
         .unwrap();
@@ -180,6 +182,7 @@ async fn a_pending_vouch_never_locks_out_a_later_authoritative_identity() {
             vouch("https://idp.univ-b.fr/idp", "mallory", "browser-m"),
             Lang::Fr,
             "10.0.0.1",
+            None,
         )
         .await
         .unwrap_err();

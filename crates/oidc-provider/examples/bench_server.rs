@@ -44,6 +44,8 @@ async fn main() {
         refresh_tokens: None,
         jwks: None,
         jwks_uri: None,
+        initiate_login_uri: None,
+        client_uri: None,
     };
     let provider = Arc::new(
         Provider::new(

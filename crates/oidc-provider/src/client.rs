@@ -113,6 +113,15 @@ pub struct ClientConfig {
     /// cached, fetched again when an assertion names a key the cache lacks.
     #[serde(default)]
     pub jwks_uri: Option<String>,
+    /// Where a sign-in for this app starts on the app's side (OIDC Core §4, third-party
+    /// initiated login): where a user who finished on another device (the phone that
+    /// opened the mailed link) is sent to continue to the app, with `iss`.
+    #[serde(default)]
+    pub initiate_login_uri: Option<String>,
+    /// The app's home page (RFC 7591 `client_uri`): where such a user goes when the app
+    /// registered no `initiate_login_uri`.
+    #[serde(default)]
+    pub client_uri: Option<String>,
 }
 
 /// A validated relying party.
@@ -147,6 +156,10 @@ pub struct Client {
     pub jwks: Vec<openidconnect::core::CoreJsonWebKey>,
     /// Where the client publishes its keys for `private_key_jwt`.
     pub jwks_uri: Option<url::Url>,
+    /// Third-party initiated login endpoint (OIDC Core §4).
+    pub initiate_login_uri: Option<url::Url>,
+    /// Home page.
+    pub client_uri: Option<url::Url>,
 }
 
 impl Client {
@@ -289,6 +302,19 @@ impl Client {
                     })
             })
             .transpose()?;
+        let web_page = |field: &'static str, u: &Option<String>| {
+            u.as_deref()
+                .map(|u| {
+                    RedirectUri::parse(u)
+                        .map_err(|e| err(field, format!("{u}: {e}")))
+                        .and_then(|r| {
+                            url::Url::parse(r.as_str()).map_err(|e| err(field, e.to_string()))
+                        })
+                })
+                .transpose()
+        };
+        let initiate_login_uri = web_page("initiate_login_uri", &c.initiate_login_uri)?;
+        let client_uri = web_page("client_uri", &c.client_uri)?;
         let id_token_alg = match c.id_token_signed_response_alg.as_deref() {
             None => SigningAlg::Rs256,
             Some(a) => SigningAlg::parse(a).ok_or_else(|| {
@@ -317,7 +343,21 @@ impl Client {
             refresh_tokens: c.refresh_tokens.unwrap_or(true),
             jwks,
             jwks_uri,
+            initiate_login_uri,
+            client_uri,
         })
+    }
+
+    /// Where a user who signed in elsewhere (another device) continues to this app: its
+    /// `initiate_login_uri` with `iss` (OIDC Core §4), else its home page, else nowhere.
+    #[must_use]
+    pub fn continue_url(&self, issuer: &str) -> Option<url::Url> {
+        if let Some(u) = &self.initiate_login_uri {
+            let mut u = u.clone();
+            u.query_pairs_mut().append_pair("iss", issuer);
+            return Some(u);
+        }
+        self.client_uri.clone()
     }
 
     /// Whether `secret` is this client's (constant time; always false for public clients
@@ -443,6 +483,8 @@ mod tests {
             refresh_tokens: None,
             jwks: None,
             jwks_uri: None,
+            initiate_login_uri: None,
+            client_uri: None,
         }
     }
 

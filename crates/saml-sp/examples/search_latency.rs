@@ -42,11 +42,26 @@ fn main() {
     let dir = Directory::new(&agg.idps);
     println!("{} institutions offered", dir.len());
     let kinds: [(&str, &[&str]); 4] = [
-        ("one word", &["paris", "univ", "lyon", "ecole", "zzz", "a", "universite"]),
-        ("two words", &["universite paris", "university 42", "ecole nat", "institut de"]),
+        (
+            "one word",
+            &["paris", "univ", "lyon", "ecole", "zzz", "a", "universite"],
+        ),
+        (
+            "two words",
+            &[
+                "universite paris",
+                "university 42",
+                "ecole nat",
+                "institut de",
+            ],
+        ),
         (
             "five words",
-            &["universite de paris cite sud", "ecole nationale superieure des mines", "university number 4 2 1"],
+            &[
+                "universite de paris cite sud",
+                "ecole nationale superieure des mines",
+                "university number 4 2 1",
+            ],
         ),
         ("second page", &["universite"]),
     ];

@@ -286,6 +286,8 @@ pub(crate) fn clients(cmd: ClientsCommand) -> anyhow::Result<()> {
                 refresh_tokens: None,
                 jwks: None,
                 jwks_uri: None,
+                initiate_login_uri: None,
+                client_uri: None,
             };
             // The same checks `serve` makes, before anything is printed.
             passerelle_oidc_provider::Registry::new(std::slice::from_ref(&entry))

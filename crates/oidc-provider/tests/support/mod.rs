@@ -48,6 +48,8 @@ pub fn client(id: &str, alg: &str) -> ClientConfig {
         refresh_tokens: None,
         jwks: None,
         jwks_uri: None,
+        initiate_login_uri: None,
+        client_uri: None,
     }
 }
 

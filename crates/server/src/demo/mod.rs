@@ -239,6 +239,8 @@ pub(crate) async fn build(
         refresh_tokens: None,
         jwks: None,
         jwks_uri: None,
+        initiate_login_uri: None,
+        client_uri: Some(format!("{public}/demo-app")),
     }])?;
     let provider_secret = passerelle_local_auth::secret::random_bytes::<32>()?;
     let oidc = Arc::new(

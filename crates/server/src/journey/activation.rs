@@ -392,10 +392,11 @@ async fn act_on(cx: &mut Cx, v: Vouched, confirmed: bool) -> Result<Response, Fa
         institution,
         browser: Sessions::binding(&cx.session),
     };
+    let app = super::pending_app(cx).await;
     let outcome = cx
             .app
             .local
-            .vouch(&email, vouch, cx.t.lang(), &cx.client)
+            .vouch(&email, vouch, cx.t.lang(), &cx.client, app.as_deref())
             .await
             .map_err(|e| {
                 if matches!(e, passerelle_local_auth::Error::IdentityConflict) {

@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use passerelle_local_auth::{AccountStatus, Email};
 use passerelle_saml_sp::directory::Institution;
 use passerelle_saml_sp::federation::Snapshot;
 use passerelle_saml_sp::logo::LogoId;
@@ -29,7 +30,7 @@ use passerelle_saml_sp::logo::LogoId;
 use super::Fields;
 use crate::page;
 use crate::web::i18n::accepted;
-use crate::web::page::Layout;
+use crate::web::page::{Fail, Layout};
 use crate::web::session::cookie;
 use crate::web::{App, Peer};
 
@@ -70,6 +71,10 @@ fn choice(app: &App, snapshot: &Snapshot, i: &Institution) -> Choice {
 #[template(path = "institutions.html")]
 struct InstitutionsPage<'a> {
     l: &'a Layout,
+    /// The account is active: this is a sign-in, not an activation.
+    sign_in: bool,
+    /// …through the university already linked to it (else the first time links it).
+    linked: bool,
     email: Option<String>,
     last: Option<Choice>,
     matched: Vec<Choice>,
@@ -177,9 +182,24 @@ pub(crate) async fn institutions_page(
         };
         let previous = (page > 1 && found.total > 0).then(|| page_href(&q, page - 1));
         let next = (found.offset + shown < found.total).then(|| page_href(&q, page + 1));
-        let l = cx.layout("activate.title");
+        // « Se connecter avec mon université » on an active account is a sign-in.
+        let account = match email.as_deref().and_then(|e| Email::parse(e).ok()) {
+            Some(e) => cx.app.local.account(&e).await.map_err(Fail::local)?,
+            None => None,
+        };
+        let sign_in = account
+            .as_ref()
+            .is_some_and(|a| a.status == AccountStatus::Active);
+        let linked = sign_in && account.as_ref().is_some_and(|a| a.federated.is_some());
+        let l = cx.layout(if sign_in {
+            "activate.sign_in_title"
+        } else {
+            "activate.title"
+        });
         cx.render(&InstitutionsPage {
             l: &l,
+            sign_in,
+            linked,
             email,
             last,
             matched: matched

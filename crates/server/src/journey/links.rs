@@ -15,7 +15,9 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use passerelle_local_auth::{AccountStatus, Error as LocalError, LinkPurpose, Password, Rule};
+use passerelle_local_auth::{
+    AccountStatus, Error as LocalError, LinkGrant, LinkPurpose, Password, Rule,
+};
 use passerelle_oidc_provider::Amr;
 
 use super::Fields;
@@ -132,12 +134,11 @@ pub(crate) async fn confirm(
         if !token_ok(&token) {
             return Err(gone());
         }
-        let info = cx
-            .app
-            .local
-            .inspect_link(&token)
-            .await
-            .map_err(Fail::local)?;
+        let info = match cx.app.local.inspect_link(&token).await {
+            Ok(info) => info,
+            Err(LocalError::AlreadyUsed) => return used_link(cx, &token).await,
+            Err(e) => return Err(Fail::local(e)),
+        };
         let intro = match info.purpose {
             LinkPurpose::Activation => cx.t.get("link.activation"),
             LinkPurpose::PasswordReset => cx.t.get("link.reset"),
@@ -154,6 +155,25 @@ pub(crate) async fn confirm(
     })
 }
 
+/// A link already used: when its account is active, say so and offer to sign in (the
+/// link did its job, maybe on another device); else the usual « lien invalide ».
+async fn used_link(cx: &Cx, token: &str) -> Result<Response, Fail> {
+    let status = cx
+        .app
+        .local
+        .used_link_account(token)
+        .await
+        .map_err(Fail::local)?;
+    if status == Some(AccountStatus::Active) {
+        return cx.message(
+            "link_used.title",
+            vec![cx.t.get("link_used.active").to_owned()],
+            Some(("/login".to_owned(), "action.sign_in")),
+        );
+    }
+    Err(Fail::local(LocalError::AlreadyUsed))
+}
+
 /// `POST /link/{token}`: consumes the link; the session may now set the password.
 pub(crate) async fn confirm_post(
     State(app): State<App>,
@@ -168,12 +188,11 @@ pub(crate) async fn confirm_post(
         if !token_ok(&token) {
             return Err(gone());
         }
-        let info = cx
-            .app
-            .local
-            .inspect_link(&token)
-            .await
-            .map_err(Fail::local)?;
+        let info = match cx.app.local.inspect_link(&token).await {
+            Ok(info) => info,
+            Err(LocalError::AlreadyUsed) => return used_link(cx, &token).await,
+            Err(e) => return Err(Fail::local(e)),
+        };
         let grant = cx
             .app
             .local
@@ -304,13 +323,34 @@ pub(crate) async fn new_password_post(
             Ok(account) => {
                 cx.session.record.grant = None;
                 cx.session.record.email = Some(account.email.as_str().to_owned());
+                let mut paragraphs = vec![cx.t.get("password_done.body").to_owned()];
+                // Opened on another device (no app waits in this browser): continue to
+                // the app the user was on the way to, when it says where.
+                if cx.session.record.pending.is_none()
+                    && let Some((name, url)) = continue_to(cx, &grant)
+                {
+                    paragraphs.push(cx.t.fill("password_done.elsewhere", &[("app", &name)]));
+                    return cx.message(
+                        "password_done.title",
+                        paragraphs,
+                        Some((url, "action.continue_to_app")),
+                    );
+                }
                 cx.message(
                     "password_done.title",
-                    vec![cx.t.get("password_done.body").to_owned()],
+                    paragraphs,
                     Some(("/login/password".to_owned(), "action.sign_in")),
                 )
             }
             Err(e) => password_form_again(cx, PasswordForm::New, grant.email().as_str(), e),
         }
     })
+}
+
+/// Where a user who set the password through `grant` on another device continues: the
+/// app's `initiate_login_uri` (with `iss`) or home page, with its name.
+fn continue_to(cx: &Cx, grant: &LinkGrant) -> Option<(String, String)> {
+    let client = cx.app.oidc.clients().get(grant.app()?)?;
+    let url = client.continue_url(&cx.app.oidc.settings().issuer)?;
+    Some((client.name.clone(), url.to_string()))
 }

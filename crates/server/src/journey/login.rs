@@ -444,9 +444,16 @@ pub(crate) async fn forgot(
         let Some(email) = typed_email(cx) else {
             return Ok(see_other("/login"));
         };
+        let app = super::pending_app(cx).await;
         cx.app
             .local
-            .send_link(&email, LinkPurpose::PasswordReset, cx.t.lang(), &cx.client)
+            .send_link_for_app(
+                &email,
+                LinkPurpose::PasswordReset,
+                cx.t.lang(),
+                &cx.client,
+                app.as_deref(),
+            )
             .await
             .map_err(|e| not_sendable(e, &email))?;
         let body = cx.t.fill("forgot.sent", &[("email", email.as_str())]);

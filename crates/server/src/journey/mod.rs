@@ -105,6 +105,20 @@ pub(crate) fn authentication(account: &Account, user: &SignedIn) -> Authenticati
     }
 }
 
+/// The app (OIDC client id) this browser's pending authorization is for: what a link
+/// sent now remembers, so the user can continue there from another device. A store
+/// failure reads as none (the link is then sent without it).
+pub(crate) async fn pending_app(cx: &Cx) -> Option<String> {
+    let id = cx.session.record.pending.as_deref()?;
+    cx.app
+        .oidc
+        .pending(id)
+        .await
+        .ok()
+        .flatten()
+        .map(|p| p.client_id)
+}
+
 /// Signs `account` in by `amr` and continues: the waiting app gets its code, or the
 /// user lands on the account page.
 pub(crate) async fn signed_in(cx: &mut Cx, account: &Account, amr: Amr) -> Result<Response, Fail> {

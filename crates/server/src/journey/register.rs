@@ -9,11 +9,18 @@
 //! registration link, or the pending account's activation link; earlier links stay
 //! valid) and shows « lien envoyé » with the address, the link's rule and a re-send
 //! button.
+//!
+//! The link may be opened on another device (the phone). The tab left on « lien envoyé »
+//! does not stay stuck: it asks `GET /login/status` now and then (script) and offers
+//! « J'ai créé mon mot de passe : continuer » (`GET /login/continue`, no script needed),
+//! which leads to the password sign-in once the account is active — the pending app
+//! then gets its answer. Nothing signs this tab in by itself: the password is asked here
+//! too (a link opened by someone else must never sign in the tab that asked for it).
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use passerelle_local_auth::{AccountStatus, Email, Error as LocalError, Registered};
 
 use super::{Fields, Way, has_institution, minutes, typed_email, ways_page};
@@ -27,10 +34,16 @@ struct SentPage<'a> {
     l: &'a Layout,
     email: &'a str,
     validity: String,
+    not_yet: bool,
 }
 
 /// « lien envoyé »: the address in bold, how long the link works, a re-send button.
 pub(crate) fn sent_page(cx: &Cx, email: &Email) -> Result<Response, Fail> {
+    render_sent(cx, email, false)
+}
+
+/// « lien envoyé », saying the account is not active yet when `not_yet`.
+fn render_sent(cx: &Cx, email: &Email, not_yet: bool) -> Result<Response, Fail> {
     let secs = cx.app.local.config().activation_link_ttl_secs;
     let duration = if secs >= 3600 && secs.is_multiple_of(3600) {
         cx.t.fill("unit.hours", &[("n", &(secs / 3600).to_string())])
@@ -42,6 +55,7 @@ pub(crate) fn sent_page(cx: &Cx, email: &Email) -> Result<Response, Fail> {
         l: &l,
         email: email.as_str(),
         validity: cx.t.fill("sent.validity", &[("duration", &duration)]),
+        not_yet,
     })
 }
 
@@ -118,6 +132,55 @@ pub(crate) async fn page(
     })
 }
 
+/// Whether the address typed in this session has an active account.
+async fn typed_is_active(cx: &Cx) -> Result<Option<(Email, bool)>, Fail> {
+    let Some(email) = typed_email(cx) else {
+        return Ok(None);
+    };
+    let active = cx
+        .app
+        .local
+        .account(&email)
+        .await
+        .map_err(Fail::local)?
+        .is_some_and(|a| a.status == AccountStatus::Active);
+    Ok(Some((email, active)))
+}
+
+/// `GET /login/status`: `{"active": true}` once the typed address's account is active
+/// (the « lien envoyé » tab asks, to continue by itself).
+pub(crate) async fn status(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    page!(app, headers, peer, "/login/status", |cx| {
+        let active = typed_is_active(cx).await?.is_some_and(|(_, a)| a);
+        let mut r = axum::Json(serde_json::json!({ "active": active })).into_response();
+        r.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        Ok(r)
+    })
+}
+
+/// `GET /login/continue`: « J'ai créé mon mot de passe : continuer » — the password
+/// sign-in when the account is active, else « lien envoyé » again, saying so.
+pub(crate) async fn continue_after_link(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    page!(app, headers, peer, "/login/continue", |cx| {
+        match typed_is_active(cx).await? {
+            None => Ok(see_other("/login")),
+            Some((_, true)) => Ok(see_other("/login/password")),
+            Some((email, false)) => render_sent(cx, &email, true),
+        }
+    })
+}
+
 /// `POST /register`: e-mails the link (first time or again).
 pub(crate) async fn send(
     State(app): State<App>,
@@ -131,7 +194,13 @@ pub(crate) async fn send(
         let Some(email) = typed_email(cx) else {
             return Ok(see_other("/login"));
         };
-        match cx.app.local.register(&email, cx.t.lang(), &cx.client).await {
+        let app = super::pending_app(cx).await;
+        match cx
+            .app
+            .local
+            .register(&email, cx.t.lang(), &cx.client, app.as_deref())
+            .await
+        {
             Ok(Registered::LinkSent { .. }) => sent_page(cx, &email),
             Ok(Registered::AlreadyActive) => Ok(see_other("/login/password")),
             Err(LocalError::RegistrationClosed) => no_way_in(cx, &email),

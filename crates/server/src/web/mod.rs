@@ -171,6 +171,7 @@ async fn security_headers(State(app): State<App>, request: Request, next: Next) 
 const STYLE: &str = include_str!("../../static/style.css");
 const DISCOVERY_JS: &str = include_str!("../../static/discovery.js");
 const PASSWORD_JS: &str = include_str!("../../static/password.js");
+const WAITING_JS: &str = include_str!("../../static/waiting.js");
 
 fn asset(kind: &'static str, body: &'static str) -> Response {
     (
@@ -285,6 +286,11 @@ pub(crate) fn router(app: App) -> Router {
         )
         .route("/login/code/send", post(journey::login::code_send))
         .route("/password/forgot", post(journey::login::forgot))
+        .route("/login/status", get(journey::register::status))
+        .route(
+            "/login/continue",
+            get(journey::register::continue_after_link),
+        )
         .route("/activate", get(journey::discovery::institutions_page))
         .route("/institutions", get(journey::discovery::institutions_json))
         .route("/logos/{id}", get(journey::discovery::logo))
@@ -320,6 +326,10 @@ pub(crate) fn router(app: App) -> Router {
         .route(
             "/static/discovery.js",
             get(|| async { asset("text/javascript", DISCOVERY_JS) }),
+        )
+        .route(
+            "/static/waiting.js",
+            get(|| async { asset("text/javascript", WAITING_JS) }),
         )
         .route(
             "/static/password.js",
