@@ -140,8 +140,16 @@ pub(crate) fn check_files(config: &Config, file: &Path) -> Vec<String> {
             problems.push(at.at(&format!("saml.federations[{i}].extra_root"), e));
         }
     }
+    if let Some(root) = &config.saml.logos.extra_root
+        && let Err(e) = readable(root)
+    {
+        problems.push(at.at("saml.logos.extra_root", e));
+    }
     if let Err(e) = passerelle_local_auth::Mailer::new(&config.mail) {
         problems.push(at.at("mail", e.to_string()));
+    }
+    if let Err((key, message)) = crate::web::brand::Branding::load(&config.branding) {
+        problems.push(at.at(&key, message));
     }
     problems
 }

@@ -65,6 +65,9 @@ pub(crate) struct Config {
     /// The machine API for apps (`/api/…`).
     #[serde(default)]
     pub api: ApiConfig,
+    /// Name, logo, colour and favicon of the pages (UNESS by default).
+    #[serde(default)]
+    pub branding: crate::web::brand::BrandingConfig,
 }
 
 /// `[api]`: what apps may do through the machine API, authenticated as their OIDC

@@ -27,6 +27,7 @@ use passerelle_store::{Store, StoreOptions};
 use time::OffsetDateTime;
 
 use crate::config::Config;
+use crate::web::brand::Branding;
 use crate::web::i18n::Catalog;
 use crate::web::session::{Lifetimes, Sessions};
 use crate::web::{App, Inner};
@@ -376,6 +377,8 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
     refresh_on_hangup(federation.clone());
     let oidc = Arc::new(starting_provider(config, &store, &secret).await?);
     keep_keys_current(oidc.keys().clone());
+    let branding = Branding::load(&config.branding)
+        .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
     let s = &config.sessions;
     Ok(App::new(Inner {
         sessions: Sessions::new(
@@ -395,7 +398,8 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
             clock_skew: Duration::from_secs(config.saml.clock_skew_secs),
             ..AcsSettings::default()
         },
-        catalog: Catalog::load()?,
+        catalog: Catalog::load_branded(&branding.name)?,
+        branding,
         origin: crate::demo::origin_of(&public)?,
         public_url: public,
         support_url: config.support_url.clone(),

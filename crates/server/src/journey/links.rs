@@ -40,6 +40,9 @@ pub(crate) struct RuleLine {
     kind: &'static str,
     value: String,
     text: String,
+    /// The characters a rule lists (special characters), shown as one unbreakable
+    /// group after the text.
+    chars: String,
     unmet: bool,
 }
 
@@ -81,14 +84,7 @@ pub(crate) fn checklist(t: &Texts, rules: &[Rule], unmet: &[Rule]) -> Vec<RuleLi
                     t.get("policy.lowercase").to_owned(),
                 ),
                 Rule::Digit => ("digit", String::new(), t.get("policy.digit").to_owned()),
-                Rule::Special(s) => {
-                    let shown: Vec<String> = s.chars().map(String::from).collect();
-                    (
-                        "special",
-                        s.clone(),
-                        t.fill("policy.special", &[("list", &shown.join(" "))]),
-                    )
-                }
+                Rule::Special(s) => ("special", s.clone(), t.get("policy.special").to_owned()),
                 Rule::NoSpaces => (
                     "no_spaces",
                     String::new(),
@@ -100,10 +96,21 @@ pub(crate) fn checklist(t: &Texts, rules: &[Rule], unmet: &[Rule]) -> Vec<RuleLi
                     t.get("policy.only_allowed").to_owned(),
                 ),
             };
+            let chars = match r {
+                // One group, never split between lines: characters joined by
+                // non-breaking spaces.
+                Rule::Special(s) => s
+                    .chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join("\u{a0}"),
+                _ => String::new(),
+            };
             RuleLine {
                 kind,
                 value,
                 text,
+                chars,
                 unmet: unmet.contains(r),
             }
         })

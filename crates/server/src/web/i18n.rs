@@ -51,10 +51,15 @@ pub(crate) struct Catalog {
     en: Texts,
 }
 
-fn parse(lang: Lang, source: &str) -> anyhow::Result<Texts> {
+fn parse(lang: Lang, source: &str, brand: &str) -> anyhow::Result<Texts> {
     let table: toml::Table = toml::from_str(source)?;
     let mut map = BTreeMap::new();
     flatten("", &table, &mut map);
+    for text in map.values_mut() {
+        if text.contains("{brand}") {
+            *text = text.replace("{brand}", brand);
+        }
+    }
     Ok(Texts {
         lang,
         map: Arc::new(map),
@@ -80,11 +85,17 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>
 }
 
 impl Catalog {
-    /// Parses the compiled-in catalogues.
+    /// Parses the compiled-in catalogues, for the default brand (UNESS).
+    #[cfg(test)]
     pub(crate) fn load() -> anyhow::Result<Self> {
+        Self::load_branded("UNESS")
+    }
+
+    /// Parses the compiled-in catalogues, `{brand}` replaced by the service's name.
+    pub(crate) fn load_branded(brand: &str) -> anyhow::Result<Self> {
         Ok(Self {
-            fr: parse(Lang::Fr, include_str!("../../locales/fr.toml"))?,
-            en: parse(Lang::En, include_str!("../../locales/en.toml"))?,
+            fr: parse(Lang::Fr, include_str!("../../locales/fr.toml"), brand)?,
+            en: parse(Lang::En, include_str!("../../locales/en.toml"), brand)?,
         })
     }
 
@@ -158,6 +169,44 @@ mod tests {
         assert_eq!(negotiate("de, *;q=0.1"), None);
         assert_eq!(negotiate("en fr"), Some(Lang::En));
         assert_eq!(negotiate("en;q=0,fr;q=0.2"), Some(Lang::Fr));
+    }
+
+    #[test]
+    fn french_texts_keep_their_punctuation_on_the_line_of_the_word_before() {
+        // French typography: a space before « : ; ! ? » and inside « », never a line
+        // break there: the space must be a non-breaking one.
+        let c = Catalog::load().unwrap();
+        let fr = c.texts(Lang::Fr);
+        let broken: Vec<(&String, &String)> = fr
+            .map
+            .iter()
+            .filter(|(_, v)| {
+                [" :", " ;", " !", " ?", " »", "« "]
+                    .iter()
+                    .any(|bad| v.contains(bad))
+            })
+            .collect();
+        assert!(broken.is_empty(), "breakable spaces: {broken:#?}");
+    }
+
+    #[test]
+    fn the_brand_name_fills_every_text_that_names_the_service() {
+        let c = Catalog::load_branded("Passerelle Santé").unwrap();
+        let fr = c.texts(Lang::Fr);
+        assert_eq!(
+            fr.get("new_password.title"),
+            "Créez votre mot de passe Passerelle Santé"
+        );
+        assert!(
+            fr.map
+                .values()
+                .all(|v| !v.contains("{brand}") && !v.contains("UNESS"))
+        );
+        let uness = Catalog::load().unwrap();
+        assert_eq!(
+            uness.texts(Lang::Fr).get("new_password.title"),
+            "Créez votre mot de passe UNESS"
+        );
     }
 
     #[test]

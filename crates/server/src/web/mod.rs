@@ -4,6 +4,7 @@
 //! Submodules: `session` (store-backed sessions), `i18n` (catalogues), `page` (request
 //! context, layout, failures). The journey's handlers live in `crate::journey`.
 
+pub(crate) mod brand;
 pub(crate) mod i18n;
 pub(crate) mod observe;
 pub(crate) mod page;
@@ -78,6 +79,8 @@ pub(crate) struct Inner {
     pub sessions: Sessions,
     /// Message catalogues.
     pub catalog: Catalog,
+    /// Name, logo, colour, favicon.
+    pub branding: brand::Branding,
     /// The public URL, without a trailing slash.
     pub public_url: String,
     /// `scheme://host[:port]` of the public URL (what `Origin` must say).
@@ -260,6 +263,21 @@ async fn readyz(State(app): State<App>) -> (StatusCode, String) {
     (status, lines.join("\n") + "\n")
 }
 
+/// Any other path: the « page introuvable » page inside the usual frame (title, support
+/// link, a way back), 404.
+async fn not_found(State(app): State<App>, headers: HeaderMap) -> Response {
+    let t = app
+        .catalog
+        .texts(i18n::accepted(&headers).unwrap_or_default());
+    let fail = page::Fail::page(
+        StatusCode::NOT_FOUND,
+        "error.not_found.title",
+        "error.not_found.body",
+    )
+    .next("/login", "action.restart");
+    page::render_fail(&app, &t, fail, "/")
+}
+
 /// Every route of the bridge (the demo adds its own beside them).
 pub(crate) fn router(app: App) -> Router {
     let pages = Router::new()
@@ -327,6 +345,9 @@ pub(crate) fn router(app: App) -> Router {
             "/static/discovery.js",
             get(|| async { asset("text/javascript", DISCOVERY_JS) }),
         )
+        .route("/static/brand.css", get(brand::css))
+        .route("/static/brand-logo", get(brand::logo))
+        .route("/favicon.ico", get(brand::favicon))
         .route(
             "/static/waiting.js",
             get(|| async { asset("text/javascript", WAITING_JS) }),
@@ -338,6 +359,7 @@ pub(crate) fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(observe::metrics))
+        .fallback(not_found)
         .with_state(app.clone());
     observe::spawn_store_probe(app.clone());
     pages

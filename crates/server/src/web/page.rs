@@ -60,6 +60,10 @@ pub(crate) struct Layout {
     pub other_lang: &'static str,
     /// The current path, for the switch to come back to.
     pub here: String,
+    /// The header shows the configured logo.
+    pub logo: bool,
+    /// The page names the configured favicon.
+    pub favicon: bool,
 }
 
 /// The generic page: a title, paragraphs, an optional button.
@@ -312,6 +316,8 @@ impl Cx {
                 Lang::En => "fr",
             },
             here: self.here.clone(),
+            logo: self.app.branding.has_logo(),
+            favicon: self.app.branding.has_favicon(),
         }
     }
 
@@ -416,6 +422,8 @@ fn render_fail_with(app: &App, t: &Texts, fail: Fail, here: &str, session: &Sess
             Lang::En => "fr",
         },
         here: here.to_owned(),
+        logo: app.branding.has_logo(),
+        favicon: app.branding.has_favicon(),
     };
     let args: Vec<(&str, &str)> = fail.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let page = Message {
