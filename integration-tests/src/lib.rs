@@ -29,6 +29,7 @@ use tokio::io::AsyncBufReadExt as _;
 
 pub mod deploy;
 pub mod flows;
+pub mod institutions;
 
 /// A temporary directory, removed on drop.
 pub struct TempDir(pub PathBuf);

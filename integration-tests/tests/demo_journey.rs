@@ -161,6 +161,11 @@ async fn a_newcomer_activates_through_the_university_and_reaches_the_app() {
     // The link cannot be used twice.
     let again = b.get(&link).await;
     assert_eq!(again.status, 410, "{}", again.body);
+    assert!(
+        again.text().contains("déjà servi") && again.text().contains("actif"),
+        "a used link says the account is active: {}",
+        again.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

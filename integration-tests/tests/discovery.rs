@@ -13,83 +13,18 @@
 )]
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use base64::Engine as _;
 use passerelle_integration_tests::deploy::Deployment;
+use passerelle_integration_tests::institutions::{PIXEL, SHARED_DOMAIN, matching, record, sample};
 use passerelle_integration_tests::{Browser, unescape};
-use passerelle_saml_sp::directory::fold;
-use passerelle_saml_sp::metadata::{IdpRecord, Localized, Logo, ParseOptions, parse};
-use passerelle_saml_sp::types::{EntityId, Scope};
+use passerelle_saml_sp::metadata::IdpRecord;
 use passerelle_testkit::https::HttpsServer;
 
-/// A 1×1 PNG.
-const PIXEL: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
-
-fn renater() -> Option<PathBuf> {
-    let p = passerelle_integration_tests::workspace()
-        .join("../shared/fixtures/renater/main-idps-renater-metadata-2023-06-16.xml");
-    p.is_file().then_some(p)
-}
-
-fn record(id: &str, name: &str, scope: &str, logo: Option<String>) -> IdpRecord {
-    let mut r = IdpRecord::bare(EntityId::parse(id).unwrap());
-    r.display_names.push(Localized {
-        lang: "fr".into(),
-        value: name.into(),
-    });
-    r.scopes.push(Scope {
-        value: scope.into(),
-        regexp: false,
-    });
-    r.logos.extend(logo.map(|url| Logo {
-        url,
-        width: Some(16),
-        height: Some(16),
-        lang: None,
-    }));
-    r
-}
-
 /// The institutions of the test federation beyond the deployment's two: Renater's (or
-/// 45 generated Paris look-alikes), two universities sharing one mail domain, and one
-/// whose logo is on a web server.
+/// generated ones) and the look-alikes, plus one whose logo is on a web server.
 fn institutions(logo_host: &HttpsServer) -> Vec<IdpRecord> {
-    let mut idps = match renater() {
-        Some(path) => {
-            parse(
-                &std::fs::read_to_string(path).unwrap(),
-                ParseOptions::default(),
-            )
-            .unwrap()
-            .idps
-        }
-        None => {
-            eprintln!("../shared/fixtures/renater absent: generated institutions instead");
-            (0..45)
-                .map(|i| {
-                    record(
-                        &format!("https://idp.paris-{i}.test/idp"),
-                        &format!("Université Paris {i}"),
-                        &format!("paris-{i}.test"),
-                        Some(format!("data:image/png;base64,{PIXEL}")),
-                    )
-                })
-                .collect()
-        }
-    };
-    idps.push(record(
-        "https://idp.sorbonne-universite.test/idp",
-        "Sorbonne Université (test)",
-        "campus-commun.test",
-        None,
-    ));
-    idps.push(record(
-        "https://idp.sorbonne-paris-nord.test/idp",
-        "Sorbonne Paris Nord (test)",
-        "campus-commun.test",
-        None,
-    ));
+    let mut idps = sample();
     idps.push(record(
         "https://idp.logo-distant.test/idp",
         "Université au logo distant",
@@ -97,20 +32,6 @@ fn institutions(logo_host: &HttpsServer) -> Vec<IdpRecord> {
         Some(logo_host.url("/logo.png")),
     ));
     idps
-}
-
-fn matching(idps: &[IdpRecord], word: &str) -> BTreeSet<String> {
-    idps.iter()
-        .filter(|i| !i.hidden_from_discovery())
-        .filter(|i| {
-            i.display_names.iter().any(|n| {
-                fold(&n.value)
-                    .split(|c: char| !c.is_alphanumeric())
-                    .any(|w| w.starts_with(word))
-            })
-        })
-        .map(|i| i.entity_id.as_str().to_owned())
-        .collect()
 }
 
 /// The « Résultats suivants » link, if any.
@@ -224,7 +145,7 @@ async fn every_institution_is_reachable_with_its_domains_and_logo_and_the_last_o
             "/login",
             &[
                 ("csrf", &portal.field("csrf")),
-                ("email", "camille@campus-commun.test"),
+                ("email", &format!("camille@{SHARED_DOMAIN}")),
             ],
         )
         .await;

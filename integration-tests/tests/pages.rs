@@ -68,6 +68,37 @@ async fn branding_a_framed_404_and_a_password_form_that_says_what_is_missing() {
     );
     assert!(lost.links().contains(&"/login".to_owned()));
 
+    // A page posted to (405) or flooded (413): the framed page for a browser, `Allow`
+    // kept; a client asking for JSON gets the plain answer.
+    let http = reqwest::Client::new();
+    let wrong = http
+        .post(format!("{}/activate", d.public_url))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 405);
+    assert!(wrong.headers()["allow"].to_str().unwrap().contains("GET"));
+    assert!(wrong.text().await.unwrap().contains("ouvre pas ainsi"));
+    let huge = http
+        .post(format!("{}/login", d.public_url))
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 3 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    assert!(huge.text().await.unwrap().contains("Envoi trop volumineux"));
+    let api = http
+        .post(format!("{}/activate", d.public_url))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 405);
+    assert!(!api.text().await.unwrap().contains("<html"));
+
     // The password form: rules with icon and words, the special characters as one
     // group, a username field, and after a refusal the unmet rules said in words.
     let nurse = "cadre.sante@chu-test.fr";

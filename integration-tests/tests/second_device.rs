@@ -72,8 +72,8 @@ async fn a_link_opened_on_the_phone_continues_to_the_app_there_and_the_first_tab
     );
     // The link again (a second tap, the first device): used, the account is active.
     let again = phone.get(&link).await;
-    ok(&again, 200, "déjà servi");
-    ok(&again, 200, "actif");
+    ok(&again, 410, "déjà servi");
+    ok(&again, 410, "actif");
     assert!(again.links().contains(&"/login".to_owned()));
 
     // The first tab moves on to the password sign-in, which answers the app.

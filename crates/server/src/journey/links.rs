@@ -163,7 +163,8 @@ pub(crate) async fn confirm(
 }
 
 /// A link already used: when its account is active, say so and offer to sign in (the
-/// link did its job, maybe on another device); else the usual « lien invalide ».
+/// link did its job, maybe on another device); else the usual « lien invalide ». Both
+/// are 410.
 async fn used_link(cx: &Cx, token: &str) -> Result<Response, Fail> {
     let status = cx
         .app
@@ -172,10 +173,10 @@ async fn used_link(cx: &Cx, token: &str) -> Result<Response, Fail> {
         .await
         .map_err(Fail::local)?;
     if status == Some(AccountStatus::Active) {
-        return cx.message(
-            "link_used.title",
-            vec![cx.t.get("link_used.active").to_owned()],
-            Some(("/login".to_owned(), "action.sign_in")),
+        // Still 410 for the link; the page says what to do now.
+        return Err(
+            Fail::page(StatusCode::GONE, "link_used.title", "link_used.active")
+                .next("/login", "action.sign_in"),
         );
     }
     Err(Fail::local(LocalError::AlreadyUsed))

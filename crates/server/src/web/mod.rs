@@ -263,6 +263,48 @@ async fn readyz(State(app): State<App>) -> (StatusCode, String) {
     (status, lines.join("\n") + "\n")
 }
 
+/// A browser that asked for a page never sees a bare error: a 405 (a GET-only page
+/// posted to) or a 413 (a body over the server's limit) answered without a page of ours
+/// becomes the framed error page, status and `Allow` kept. Clients asking for JSON get
+/// the answer untouched.
+async fn framed_errors(State(app): State<App>, request: Request, next: Next) -> Response {
+    let wants_html = request
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let lang = i18n::accepted(request.headers()).unwrap_or_default();
+    let response = next.run(request).await;
+    let status = response.status();
+    let ours = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
+    let (title, body) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("error.method.title", "error.method.body"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("error.too_large.title", "error.too_large.body"),
+        _ => return response,
+    };
+    if !wants_html || ours {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let t = app.catalog.texts(lang);
+    let mut framed = page::render_fail(
+        &app,
+        &t,
+        page::Fail::page(status, title, body).next("/login", "action.restart"),
+        "/",
+    );
+    if let Some(allow) = allow {
+        framed
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow);
+    }
+    framed
+}
+
 /// Any other path: the « page introuvable » page inside the usual frame (title, support
 /// link, a way back), 404.
 async fn not_found(State(app): State<App>, headers: HeaderMap) -> Response {
@@ -364,6 +406,7 @@ pub(crate) fn router(app: App) -> Router {
     observe::spawn_store_probe(app.clone());
     pages
         .merge(passerelle_oidc_provider::router(app.oidc.clone()))
+        .layer(middleware::from_fn_with_state(app.clone(), framed_errors))
         .layer(middleware::from_fn_with_state(
             app.clone(),
             security_headers,
