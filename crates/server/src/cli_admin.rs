@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
+use passerelle_audit::Action;
 use passerelle_local_auth::{Email, Lang, LinkPurpose};
 use passerelle_oidc_provider::{SigningAlg, generate_secret, hash_secret, unix_now};
 
@@ -229,6 +230,14 @@ pub(crate) fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
                 let provider = serve::provider(&config, &store, &secret).await?;
                 let now = unix_now();
                 let kid = provider.keys().rotate(alg, publish_ahead, now).await?;
+                let log = crate::cli_audit::log(&config, &store);
+                crate::cli_audit::record_cli(
+                    &log,
+                    Action::KeysRotated,
+                    alg.as_str(),
+                    Some(&format!("kid={kid}")),
+                )
+                .await?;
                 out(&format!(
                     "new {} key {kid}: published now, signs from {}; running instances pick it up within a minute",
                     alg.as_str(),
@@ -368,12 +377,18 @@ pub(crate) fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
             }
             AccountsCommand::Disable { .. } => {
                 let a = local.disable(&email).await?;
+                let log = crate::cli_audit::log(&config, &store);
+                crate::cli_audit::record_cli(&log, Action::AccountDisabled, a.email.as_str(), None)
+                    .await?;
                 out(&format!("{}: {:?}", a.email.as_str(), a.status))
             }
             AccountsCommand::Invite { .. } => Ok(()),
             AccountsCommand::SendReset { lang, .. } => {
                 let lang = parse_lang(&lang)?;
                 let until = local.send_link(&email, LinkPurpose::PasswordReset, lang, "support-cli").await?;
+                let log = crate::cli_audit::log(&config, &store);
+                crate::cli_audit::record_cli(&log, Action::LinkSent, email.as_str(), Some("reset"))
+                    .await?;
                 out(&format!("reset link sent to {}; valid until {}", email.as_str(), ts(Some(until))))
             }
         }

@@ -130,6 +130,7 @@ pub(crate) fn invite(
         let secret = serve::read_secret(&config.secret_file)?;
         let store = serve::open_store(&config)?;
         let local = serve::local_auth(&config, &store, &secret)?;
+        let audit = crate::cli_audit::log(&config, &store);
         let mut summary = Summary::default();
         for row in rows {
             let at = if row.line == 0 {
@@ -155,6 +156,15 @@ pub(crate) fn invite(
             .await;
             match result {
                 Ok((email, outcome)) => {
+                    if !matches!(outcome, Invited::AlreadyActive) {
+                        crate::cli_audit::record_cli(
+                            &audit,
+                            passerelle_audit::Action::Invited,
+                            email.as_str(),
+                            Some(outcome.as_str()),
+                        )
+                        .await?;
+                    }
                     match outcome {
                         Invited::Created { .. } => summary.invited += 1,
                         Invited::Resent { .. } => summary.resent += 1,

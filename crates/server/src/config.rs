@@ -68,6 +68,9 @@ pub(crate) struct Config {
     /// Name, logo, colour and favicon of the pages (UNESS by default).
     #[serde(default)]
     pub branding: crate::web::brand::BrandingConfig,
+    /// How much of the audit log is kept.
+    #[serde(default)]
+    pub audit: passerelle_audit::AuditConfig,
 }
 
 /// `[api]`: what apps may do through the machine API, authenticated as their OIDC

@@ -8,6 +8,7 @@
 
 mod api;
 mod cli_admin;
+mod cli_audit;
 mod cli_check;
 mod cli_invite;
 mod cli_metadata;
@@ -78,6 +79,11 @@ enum Command {
     Accounts {
         #[command(subcommand)]
         command: cli_admin::AccountsCommand,
+    },
+    /// The audit log: export (JSON lines).
+    Audit {
+        #[command(subcommand)]
+        command: cli_audit::AuditCommand,
     },
     /// Inspect federation metadata: verify, list, search.
     Metadata {
@@ -150,6 +156,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Metadata { command } => {
             logging(false);
             cli_metadata::run(command)
+        }
+        Command::Audit { command } => {
+            logging(false);
+            cli_audit::run(command)
         }
     }
 }

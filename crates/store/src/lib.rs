@@ -10,6 +10,8 @@
 //! - Backends: [`memory`] (the embedded default for the demo and unit tests) and
 //!   [`redis_store`] (a single node through `ConnectionManager`, or Redis Cluster),
 //!   chosen by URL in [`Store::open`].
+//! - [`journal`]: append-only, time-ordered, bounded logs under one key (the audit log):
+//!   [`Store::journal_append`], [`Store::journal_before`], [`Store::journal_after`].
 //! - [`StoreError`]: one error type; `Unavailable` means "the store cannot be reached
 //!   right now" and callers map it to HTTP 503. The Redis backend reconnects by itself.
 //!
@@ -17,6 +19,7 @@
 //! failed write (every write either happened or returns an error).
 
 pub mod error;
+pub mod journal;
 pub mod key;
 pub mod memory;
 pub mod redis_store;
@@ -28,6 +31,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use error::StoreError;
+pub use journal::JournalId;
 pub use key::Key;
 pub use redis_store::Timeouts;
 
@@ -291,6 +295,68 @@ impl Store {
             Backend::Memory(m) => m.push_capped(k, bytes, cap, expiry),
             Backend::Redis(r) => r.push_capped(&k, bytes, cap, expiry).await,
         }
+    }
+
+    /// Appends `value` to the journal at `key` ([`journal`]): one atomic operation that
+    /// also drops entries past `max_len` or older than `keep`. Returns the entry's id.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Backend` when the key holds something else than a journal.
+    pub async fn journal_append<T: Serialize>(
+        &self,
+        key: &Key,
+        value: &T,
+        max_len: usize,
+        keep: Duration,
+    ) -> Result<JournalId, StoreError> {
+        let bytes = encode(value)?;
+        let k = self.render(key);
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.journal_append(k, bytes, max_len, keep)),
+            Backend::Redis(r) => r.journal_append(&k, bytes, max_len, keep).await,
+        }
+    }
+
+    /// Up to `count` entries of the journal at `key`, newest first, strictly before
+    /// `before` (from the newest when `None`): pages backwards.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Codec` for an entry that does not decode as `T`.
+    pub async fn journal_before<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+        before: Option<JournalId>,
+        count: usize,
+    ) -> Result<Vec<(JournalId, T)>, StoreError> {
+        let k = self.render(key);
+        let raw = match &self.backend {
+            Backend::Memory(m) => m.journal_before(&k, before, count),
+            Backend::Redis(r) => r.journal_before(&k, before, count).await?,
+        };
+        raw.into_iter()
+            .map(|(id, b)| decode(&b).map(|v| (id, v)))
+            .collect()
+    }
+
+    /// Up to `count` entries of the journal at `key`, oldest first, strictly after
+    /// `after` (from the oldest when `None`): reads it whole, page by page (export).
+    ///
+    /// # Errors
+    /// `Unavailable`; `Codec` for an entry that does not decode as `T`.
+    pub async fn journal_after<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+        after: Option<JournalId>,
+        count: usize,
+    ) -> Result<Vec<(JournalId, T)>, StoreError> {
+        let k = self.render(key);
+        let raw = match &self.backend {
+            Backend::Memory(m) => m.journal_after(&k, after, count),
+            Backend::Redis(r) => r.journal_after(&k, after, count).await?,
+        };
+        raw.into_iter()
+            .map(|(id, b)| decode(&b).map(|v| (id, v)))
+            .collect()
     }
 
     /// Every item of the list at `key` (oldest first), and the list deleted, atomically:

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::journal::{JournalId, MemoryJournal};
 use crate::{Expiry, StoreError};
 
 const SWEEP_EVERY: u32 = 4096;
@@ -28,6 +29,7 @@ impl Entry {
 #[derive(Debug, Default)]
 struct Inner {
     map: HashMap<String, Entry>,
+    journals: HashMap<String, MemoryJournal>,
     writes: u32,
 }
 
@@ -147,6 +149,46 @@ impl MemoryStore {
         let encoded = serde_json::to_vec(&items).map_err(StoreError::Codec)?;
         inner.put(key, encoded, deadline(now, expiry), now);
         Ok(())
+    }
+
+    pub(crate) fn journal_append(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        max_len: usize,
+        keep: Duration,
+    ) -> JournalId {
+        self.lock()
+            .journals
+            .entry(key)
+            .or_default()
+            .append(value, max_len, keep)
+    }
+
+    pub(crate) fn journal_before(
+        &self,
+        key: &str,
+        before: Option<JournalId>,
+        count: usize,
+    ) -> Vec<(JournalId, Vec<u8>)> {
+        self.lock()
+            .journals
+            .get(key)
+            .map(|j| j.before(before, count))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn journal_after(
+        &self,
+        key: &str,
+        after: Option<JournalId>,
+        count: usize,
+    ) -> Vec<(JournalId, Vec<u8>)> {
+        self.lock()
+            .journals
+            .get(key)
+            .map(|j| j.after(after, count))
+            .unwrap_or_default()
     }
 
     pub(crate) fn take_list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {

@@ -16,6 +16,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, Script};
 use tokio::sync::OnceCell;
 
+use crate::journal::JournalId;
 use crate::{Expiry, StoreError};
 
 /// Time limits for talking to Redis.
@@ -55,12 +56,41 @@ end
 return 1
 ";
 
+/// Appends to a journal (a stream) and drops what is past its cap or its retention,
+/// atomically; one key. The retention is measured on the server's clock.
+const JOURNAL_APPEND: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'v', ARGV[1])
+local cutoff = now - tonumber(ARGV[3])
+if cutoff > 0 then
+  redis.call('XTRIM', KEYS[1], 'MINID', cutoff)
+end
+return id
+";
+
 /// Every item of a list, and the list deleted, atomically; one key.
 const TAKE_LIST: &str = r"
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
 redis.call('DEL', KEYS[1])
 return items
 ";
+
+/// Stream entries (`[id, [\"v\", value]]`) as journal entries.
+fn journal_entries(
+    raw: Vec<(String, Vec<Vec<u8>>)>,
+) -> Result<Vec<(JournalId, Vec<u8>)>, StoreError> {
+    raw.into_iter()
+        .map(|(id, mut fields)| {
+            let id = JournalId::parse(&id)
+                .ok_or_else(|| StoreError::Backend(format!("stream id {id:?}")))?;
+            let value = fields
+                .pop()
+                .ok_or_else(|| StoreError::Backend("stream entry without a value".into()))?;
+            Ok((id, value))
+        })
+        .collect()
+}
 
 /// The Redis backend. Use it through [`crate::Store::open`].
 #[derive(Clone)]
@@ -69,6 +99,7 @@ pub struct RedisStore {
     increment: std::sync::Arc<Script>,
     push_capped: std::sync::Arc<Script>,
     take_list: std::sync::Arc<Script>,
+    journal_append: std::sync::Arc<Script>,
 }
 
 #[derive(Clone)]
@@ -159,6 +190,7 @@ impl RedisStore {
             increment: std::sync::Arc::new(Script::new(INCREMENT)),
             push_capped: std::sync::Arc::new(Script::new(PUSH_CAPPED)),
             take_list: std::sync::Arc::new(Script::new(TAKE_LIST)),
+            journal_append: std::sync::Arc::new(Script::new(JOURNAL_APPEND)),
         })
     }
 
@@ -256,6 +288,61 @@ impl RedisStore {
         invocation.arg(value).arg(cap.max(1)).arg(ms);
         let _: i64 = self.invoke(&invocation).await?;
         Ok(())
+    }
+
+    pub(crate) async fn journal_append(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        max_len: usize,
+        keep: Duration,
+    ) -> Result<JournalId, StoreError> {
+        let mut invocation = self.journal_append.key(key);
+        invocation.arg(value).arg(max_len.max(1)).arg(millis(keep));
+        let id: String = self.invoke(&invocation).await?;
+        JournalId::parse(&id).ok_or_else(|| StoreError::Backend(format!("stream id {id:?}")))
+    }
+
+    /// Newest first, strictly before `before` (`XREVRANGE`).
+    pub(crate) async fn journal_before(
+        &self,
+        key: &str,
+        before: Option<JournalId>,
+        count: usize,
+    ) -> Result<Vec<(JournalId, Vec<u8>)>, StoreError> {
+        let end = before.map_or_else(|| "+".to_owned(), |b| format!("({b}"));
+        let raw: Vec<(String, Vec<Vec<u8>>)> = self
+            .query(
+                redis::cmd("XREVRANGE")
+                    .arg(key)
+                    .arg(end)
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count.max(1)),
+            )
+            .await?;
+        journal_entries(raw)
+    }
+
+    /// Oldest first, strictly after `after` (`XRANGE`).
+    pub(crate) async fn journal_after(
+        &self,
+        key: &str,
+        after: Option<JournalId>,
+        count: usize,
+    ) -> Result<Vec<(JournalId, Vec<u8>)>, StoreError> {
+        let start = after.map_or_else(|| "-".to_owned(), |a| format!("({a}"));
+        let raw: Vec<(String, Vec<Vec<u8>>)> = self
+            .query(
+                redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg(start)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(count.max(1)),
+            )
+            .await?;
+        journal_entries(raw)
     }
 
     pub(crate) async fn take_list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {

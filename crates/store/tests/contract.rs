@@ -234,6 +234,87 @@ async fn concurrent_pushes_are_all_kept(s: Store) {
     assert_eq!(got, (0..32).collect::<Vec<_>>());
 }
 
+async fn journals_page_both_ways_and_keep_only_the_newest_within_the_cap(s: Store) {
+    let k = Key::new("journal", "a");
+    let mut ids = Vec::new();
+    for i in 0..12u32 {
+        ids.push(
+            s.journal_append(&k, &i, 10, Duration::from_secs(3600))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
+    let newest: Vec<u32> = s
+        .journal_before::<u32>(&k, None, 4)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(newest, vec![11, 10, 9, 8]);
+    let before: Vec<u32> = s
+        .journal_before::<u32>(&k, Some(ids[8]), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(before, vec![7, 6, 5, 4, 3, 2], "the cap dropped 0 and 1");
+    let after: Vec<(passerelle_store::JournalId, u32)> =
+        s.journal_after(&k, Some(ids[9]), 100).await.unwrap();
+    assert_eq!(after, vec![(ids[10], 10), (ids[11], 11)]);
+    assert!(
+        s.journal_before::<u32>(&Key::new("journal", "none"), None, 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn journals_drop_entries_past_their_retention(s: Store) {
+    let k = Key::new("journal", "b");
+    s.journal_append(&k, &1u32, 100, Duration::from_millis(150))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    s.journal_append(&k, &2u32, 100, Duration::from_millis(150))
+        .await
+        .unwrap();
+    let left: Vec<u32> = s
+        .journal_after::<u32>(&k, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(left, vec![2]);
+}
+
+async fn concurrent_journal_appends_are_all_kept_with_distinct_ids(s: Store) {
+    let k = Key::new("journal", "c");
+    let appends = (0..64u32).map(|i| {
+        let s = s.clone();
+        let k = k.clone();
+        tokio::spawn(async move {
+            s.journal_append(&k, &i, 1000, Duration::from_secs(60))
+                .await
+                .unwrap()
+        })
+    });
+    let mut ids = Vec::new();
+    for a in appends.collect::<Vec<_>>() {
+        ids.push(a.await.unwrap());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 64);
+    assert_eq!(
+        s.journal_after::<u32>(&k, None, 1000).await.unwrap().len(),
+        64
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -281,6 +362,9 @@ contract!(
     prefixes_keep_namespaces_apart,
     capped_lists_keep_the_newest_items_and_are_taken_once,
     concurrent_pushes_are_all_kept,
+    journals_page_both_ways_and_keep_only_the_newest_within_the_cap,
+    journals_drop_entries_past_their_retention,
+    concurrent_journal_appends_are_all_kept_with_distinct_ids,
 );
 
 #[test]
