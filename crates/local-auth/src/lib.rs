@@ -40,6 +40,7 @@ pub mod mailer;
 pub mod policy;
 pub mod register;
 pub mod secret;
+pub mod support;
 pub mod throttle;
 pub mod vouch;
 

@@ -151,6 +151,9 @@ pub(crate) fn check_files(config: &Config, file: &Path) -> Vec<String> {
     if let Err((key, message)) = crate::web::brand::Branding::load(&config.branding) {
         problems.push(at.at(&key, message));
     }
+    if let Err((key, message)) = crate::console::Console::load(&config.console) {
+        problems.push(at.at(&key, message));
+    }
     problems
 }
 

@@ -71,6 +71,9 @@ pub(crate) struct Config {
     /// How much of the audit log is kept.
     #[serde(default)]
     pub audit: passerelle_audit::AuditConfig,
+    /// The support console: who may use it, and how long a console session lasts idle.
+    #[serde(default)]
+    pub console: crate::console::ConsoleConfig,
 }
 
 /// `[api]`: what apps may do through the machine API, authenticated as their OIDC

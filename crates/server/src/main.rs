@@ -13,6 +13,7 @@ mod cli_check;
 mod cli_invite;
 mod cli_metadata;
 mod config;
+mod console;
 mod demo;
 mod journey;
 mod serve;

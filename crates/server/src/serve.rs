@@ -379,6 +379,9 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
     keep_keys_current(oidc.keys().clone());
     let branding = Branding::load(&config.branding)
         .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+    let console = crate::console::Console::load(&config.console)
+        .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+    let audit = crate::cli_audit::log(config, &store);
     let s = &config.sessions;
     Ok(App::new(Inner {
         sessions: Sessions::new(
@@ -400,6 +403,8 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
         },
         catalog: Catalog::load_branded(&branding.name)?,
         branding,
+        audit,
+        console,
         origin: crate::demo::origin_of(&public)?,
         public_url: public,
         support_url: config.support_url.clone(),

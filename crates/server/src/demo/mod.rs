@@ -124,6 +124,8 @@ pub(crate) async fn build(
 ) -> anyhow::Result<Demo> {
     let public = public_url.trim_end_matches('/').to_owned();
     let store = Store::memory("passerelle");
+    let audit =
+        passerelle_audit::AuditLog::new(store.clone(), passerelle_audit::AuditConfig::default());
     let sp_signing = IdpKeys::generate("Passerelle demo SP signing")?;
     let sp_encryption = IdpKeys::generate("Passerelle demo SP encryption")?;
 
@@ -285,6 +287,8 @@ pub(crate) async fn build(
         acs: AcsSettings::default(),
         catalog: Catalog::load_branded("UNESS")?,
         branding: crate::web::brand::Branding::default(),
+        audit,
+        console: crate::console::Console::default(),
         public_url: public.clone(),
         origin,
         support_url: "https://sos.uness.fr/".into(),

@@ -81,6 +81,10 @@ pub(crate) struct Inner {
     pub catalog: Catalog,
     /// Name, logo, colour, favicon.
     pub branding: brand::Branding,
+    /// The audit log.
+    pub audit: passerelle_audit::AuditLog,
+    /// The support console's staff and lifetimes.
+    pub console: crate::console::Console,
     /// The public URL, without a trailing slash.
     pub public_url: String,
     /// `scheme://host[:port]` of the public URL (what `Origin` must say).
@@ -379,6 +383,15 @@ pub(crate) fn router(app: App) -> Router {
         )
         .route("/saml/choose", post(journey::activation::saml_choose))
         .route("/api/invitations", post(crate::api::invitations))
+        .route("/console", get(crate::console::home))
+        .route("/console/code", post(crate::console::send_code))
+        .route("/console/verify", post(crate::console::verify))
+        .route("/console/accounts", get(crate::console::accounts::find))
+        .route(
+            "/console/accounts/change",
+            post(crate::console::accounts::change),
+        )
+        .route("/console/audit", get(crate::console::audit::page))
         .route(
             "/static/style.css",
             get(|| async { asset("text/css", STYLE) }),

@@ -68,6 +68,9 @@ pub(crate) struct Record {
     /// chooses (« Vous avez saisi A ; X vous connaît comme C »).
     #[serde(default)]
     pub asserted: Option<crate::journey::activation::Vouched>,
+    /// A staff member passed the console's second factor in this session.
+    #[serde(default)]
+    pub console: Option<crate::console::Grant>,
 }
 
 impl Record {
@@ -80,6 +83,7 @@ impl Record {
             || self.force_authn
             || self.lang.is_some()
             || self.asserted.is_some()
+            || self.console.is_some()
     }
 }
 

@@ -1,0 +1,371 @@
+//! Console: an account, found by its address, and what support may do to it — re-send
+//! the activation or reset link, disable / enable, unlink the university identity, sign
+//! out everywhere. Each change needs a confirmation and a reason, a recent second
+//! factor, and is written to the audit log before the page says it is done. The page
+//! shows how the account was created and proved, never a secret.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use passerelle_audit::{Action, Record as AuditRecord};
+use passerelle_local_auth::{Account, AccountStatus, Email, LinkPurpose};
+
+use super::{REAUTH_SECS, Staff, audit, hidden, staff};
+use crate::cli_admin::rfc3339_of;
+use crate::journey::Fields;
+use crate::page;
+use crate::web::page::{Cx, Fail, Layout, see_other};
+use crate::web::{App, Peer};
+
+/// The longest reason kept.
+const MAX_REASON: usize = 500;
+
+/// What support may do to an account: a closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// The activation link (pending) or a reset link (active).
+    Resend,
+    /// Nothing works for the account any more; its sessions end.
+    Disable,
+    /// Back to what it was.
+    Enable,
+    /// The university identity is freed.
+    Unlink,
+    /// Every session ends (and the apps get back-channel logout).
+    SignOut,
+}
+
+impl Change {
+    const ALL: [Self; 5] = [
+        Self::Resend,
+        Self::Disable,
+        Self::Enable,
+        Self::Unlink,
+        Self::SignOut,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Resend => "resend",
+            Self::Disable => "disable",
+            Self::Enable => "enable",
+            Self::Unlink => "unlink",
+            Self::SignOut => "sign_out",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether it takes something away (a fresh second factor is asked first).
+    fn destructive(self) -> bool {
+        !matches!(self, Self::Resend | Self::Enable)
+    }
+
+    /// Whether it applies to this account now.
+    fn applies(self, a: &Account) -> bool {
+        match self {
+            Self::Resend => a.status != AccountStatus::Disabled,
+            Self::Disable => a.status != AccountStatus::Disabled,
+            Self::Enable => a.status == AccountStatus::Disabled,
+            Self::Unlink => a.federated.is_some(),
+            Self::SignOut => true,
+        }
+    }
+}
+
+struct Fact {
+    label: String,
+    value: String,
+}
+
+struct Choice {
+    value: &'static str,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_account.html")]
+struct AccountPage<'a> {
+    l: &'a Layout,
+    query: String,
+    facts: Vec<Fact>,
+    email: Option<String>,
+    choices: Vec<Choice>,
+    notice: Option<String>,
+    error: Option<String>,
+    searched: bool,
+}
+
+fn ts(t: Option<passerelle_local_auth::Timestamp>) -> String {
+    t.map_or_else(|| "—".to_owned(), rfc3339_of)
+}
+
+fn facts(cx: &Cx, a: &Account) -> Vec<Fact> {
+    let t = &cx.t;
+    let f = |key: &str, value: String| Fact {
+        label: t.get(key).to_owned(),
+        value,
+    };
+    let status = match a.status {
+        AccountStatus::PendingActivation => t.get("console.status_pending"),
+        AccountStatus::Active => t.get("console.status_active"),
+        AccountStatus::Disabled => t.get("console.status_disabled"),
+    };
+    let university = a.federated.as_ref().map_or_else(
+        || "—".to_owned(),
+        |id| {
+            let snapshot = cx.app.federation.snapshot();
+            let name = snapshot
+                .idp(&id.idp)
+                .map_or_else(|| id.idp.clone(), |idp| idp.name(t.tag()).to_owned());
+            format!("{name} ({}) — {}", id.idp, id.subject)
+        },
+    );
+    let invited = a.invitation.as_ref().map_or_else(
+        || "—".to_owned(),
+        |i| {
+            format!(
+                "{} · {} · {}",
+                i.inviter.label(),
+                i.app.as_deref().unwrap_or("—"),
+                rfc3339_of(i.at)
+            )
+        },
+    );
+    vec![
+        f("console.f_email", a.email.as_str().to_owned()),
+        f("console.f_status", status.to_owned()),
+        f("console.f_kind", a.kind().as_str().to_owned()),
+        f("console.f_origin", a.origin.as_str().to_owned()),
+        f("console.f_invited", invited),
+        f("console.f_university", university),
+        f(
+            "console.f_name",
+            a.profile.display_name.clone().unwrap_or_else(|| "—".into()),
+        ),
+        f(
+            "console.f_password",
+            t.get(if a.has_password() {
+                "console.yes"
+            } else {
+                "console.no"
+            })
+            .to_owned(),
+        ),
+        f("console.f_mailbox", ts(a.mailbox_proved_at)),
+        f("console.f_created", ts(Some(a.created_at))),
+        f("console.f_activated", ts(a.activated_at)),
+        f("console.f_last_login", ts(a.last_login_at)),
+    ]
+}
+
+fn render(
+    cx: &Cx,
+    who: &Staff,
+    status: StatusCode,
+    query: &str,
+    account: Option<&Account>,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response, Fail> {
+    let choices = match account {
+        Some(a) if who.role.acts() => Change::ALL
+            .into_iter()
+            .filter(|c| c.applies(a))
+            .map(|c| Choice {
+                value: c.as_str(),
+                label: cx.t.get(&format!("console.do_{}", c.as_str())).to_owned(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let l = cx.layout("console.account_title");
+    crate::web::page::html(
+        status,
+        &AccountPage {
+            l: &l,
+            query: query.to_owned(),
+            facts: account.map(|a| facts(cx, a)).unwrap_or_default(),
+            email: account.map(|a| a.email.as_str().to_owned()),
+            choices,
+            notice,
+            error,
+            searched: !query.is_empty(),
+        },
+    )
+}
+
+/// `GET /console/accounts?email=ADDRESS`: find an account by its address.
+pub(crate) async fn find(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let fields = Fields::parse(&Bytes::from(raw.unwrap_or_default()));
+    page!(app, headers, peer, "/console/accounts", |cx| {
+        let Some(who) = staff(cx)? else {
+            return Ok(see_other("/console"));
+        };
+        let query: String = fields.get("email").trim().chars().take(320).collect();
+        let account = match Email::parse(&query) {
+            Ok(e) => cx.app.local.account(&e).await.map_err(Fail::local)?,
+            Err(_) => None,
+        };
+        render(
+            cx,
+            &who,
+            StatusCode::OK,
+            &query,
+            account.as_ref(),
+            None,
+            None,
+        )
+    })
+}
+
+/// `POST /console/accounts/change`: one change, confirmed, with a reason.
+pub(crate) async fn change(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/console/accounts/change", |cx| {
+        let Some(who) = staff(cx)? else {
+            return Ok(see_other("/console"));
+        };
+        cx.check_form(&headers, fields.get("csrf"))?;
+        if !who.role.acts() {
+            return Err(hidden());
+        }
+        let query = fields.get("email").to_owned();
+        let email = Email::parse(&query).map_err(|_| hidden())?;
+        let Some(account) = cx.app.local.account(&email).await.map_err(Fail::local)? else {
+            return render(cx, &who, StatusCode::NOT_FOUND, &query, None, None, None);
+        };
+        let refuse = |cx: &Cx, key: &str| {
+            let msg = cx.t.get(key).to_owned();
+            render(
+                cx,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &query,
+                Some(&account),
+                None,
+                Some(msg),
+            )
+        };
+        let Some(what) = Change::parse(fields.get("change")).filter(|c| c.applies(&account)) else {
+            return refuse(cx, "console.pick_change");
+        };
+        let reason: String = fields
+            .get("reason")
+            .trim()
+            .chars()
+            .take(MAX_REASON)
+            .collect();
+        if reason.is_empty() || fields.get("confirm") != "1" {
+            return refuse(cx, "console.reason_needed");
+        }
+        if what.destructive() && cx.now.saturating_sub(who.verified_at) > REAUTH_SECS {
+            // Ask for the second factor again; the change is then made anew.
+            cx.session.record.console = None;
+            return Ok(see_other("/console"));
+        }
+        apply(cx, &who, what, &email, &reason).await?;
+        let account = cx.app.local.account(&email).await.map_err(Fail::local)?;
+        let done =
+            cx.t.get(&format!("console.done_{}", what.as_str()))
+                .to_owned();
+        render(
+            cx,
+            &who,
+            StatusCode::OK,
+            &query,
+            account.as_ref(),
+            Some(done),
+            None,
+        )
+    })
+}
+
+/// Makes the change, then records it (the record is what says it happened).
+async fn apply(
+    cx: &mut Cx,
+    who: &Staff,
+    what: Change,
+    email: &Email,
+    reason: &str,
+) -> Result<(), Fail> {
+    let from = cx.client.clone();
+    let (action, detail) = match what {
+        Change::Resend => {
+            let account = cx.app.local.account(email).await.map_err(Fail::local)?;
+            let purpose = match account.map(|a| a.status) {
+                Some(AccountStatus::Active) => LinkPurpose::PasswordReset,
+                _ => LinkPurpose::Activation,
+            };
+            cx.app
+                .local
+                .send_link(email, purpose, cx.t.lang(), &from)
+                .await
+                .map_err(Fail::local)?;
+            (
+                Action::LinkSent,
+                match purpose {
+                    LinkPurpose::PasswordReset => "reset",
+                    _ => "activation",
+                }
+                .to_owned(),
+            )
+        }
+        Change::Disable => {
+            cx.app.local.disable(email).await.map_err(Fail::local)?;
+            let n = sign_out_everywhere(cx, email).await?;
+            (Action::AccountDisabled, format!("sessions={n}"))
+        }
+        Change::Enable => {
+            let a = cx.app.local.enable(email).await.map_err(Fail::local)?;
+            let now = match a.status {
+                AccountStatus::Active => "active",
+                AccountStatus::PendingActivation => "pending",
+                AccountStatus::Disabled => "disabled",
+            };
+            (Action::AccountEnabled, now.to_owned())
+        }
+        Change::Unlink => {
+            let id = cx.app.local.unlink(email).await.map_err(Fail::local)?;
+            (
+                Action::IdentityUnlinked,
+                format!("{} {}", id.idp, id.subject),
+            )
+        }
+        Change::SignOut => {
+            let n = sign_out_everywhere(cx, email).await?;
+            (Action::SignedOutEverywhere, format!("sessions={n}"))
+        }
+    };
+    audit(
+        cx,
+        AuditRecord::now(who.actor(), &from, action)
+            .on(email.as_str())
+            .because(reason)
+            .detail(&detail),
+    )
+    .await
+}
+
+/// Ends every session of the account (the apps get back-channel logout); how many.
+async fn sign_out_everywhere(cx: &Cx, email: &Email) -> Result<usize, Fail> {
+    let sids = cx.app.sessions.sign_out_everywhere(&email.key()).await?;
+    for sid in &sids {
+        cx.app.oidc.logout_session(sid).await?;
+    }
+    Ok(sids.len())
+}

@@ -1,0 +1,292 @@
+//! The support console on the real binary (`serve`, Redis, SMTP, the dev IdP): nobody
+//! but listed staff sees it (404 on every console URL), staff pass an e-mailed second
+//! factor after a password sign-in, find an account, and each change — re-send, unlink a
+//! wrong identity (the right person's university then links it), disable, enable, sign
+//! out everywhere — needs a reason, refuses forged forms, and lands in the audit log,
+//! which only `admin`/`auditor` read. A console session lapses when idle.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::time::Duration;
+
+use passerelle_integration_tests::deploy::{Deployment, USER};
+use passerelle_integration_tests::flows::{activate, ok, set_password};
+use passerelle_integration_tests::{Browser, cli, code_in, link_in, smtp_mail};
+
+const AGENT: &str = "agent.support@uness.test";
+const AUDITOR: &str = "auditrice@uness.test";
+const PASSWORD: &str = "Console-Sure-42";
+
+fn staff_config(idle: u64) -> String {
+    format!(
+        "[console]\nidle_secs = {idle}\nstaff = [{{ email = \"{AGENT}\", role = \"support\" }}, {{ email = \"{AUDITOR}\", role = \"auditor\" }}]\n"
+    )
+}
+
+/// An active local account for `email` (CLI invitation, link, password); returns the
+/// number of mails the sink holds afterwards.
+async fn active(d: &Deployment, email: &str, mails: usize) -> usize {
+    let config = d.config.display().to_string();
+    let (done, out, err) = cli(&["accounts", "invite", email, "--config", &config]);
+    assert!(done, "{out}{err}");
+    let (_, text) = smtp_mail(&d.smtp, mails).await;
+    let mut b = Browser::new(&d.public_url);
+    ok(
+        &set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await,
+        200,
+        "réussi",
+    );
+    mails + 1
+}
+
+/// Signs `email` in with the password in a new browser.
+async fn signed_in(d: &Deployment, email: &str) -> Browser {
+    let mut b = Browser::new(&d.public_url);
+    let portal = b.get("/login").await;
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", email)],
+        )
+        .await;
+    let done = b
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
+        )
+        .await;
+    ok(&done, 200, "Gérer votre compte");
+    b
+}
+
+/// Through the console's second factor (a wrong code first); returns the mail count.
+async fn second_factor(d: &Deployment, b: &mut Browser, mails: usize) -> usize {
+    let factor = b.get("/console").await;
+    ok(&factor, 200, "confirmez que c'est vous");
+    let sent = b
+        .post("/console/code", &[("csrf", &factor.field("csrf"))])
+        .await;
+    ok(&sent, 200, "Code à 6 chiffres");
+    let (_, text) = smtp_mail(&d.smtp, mails).await;
+    let code = code_in(&text).unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = b
+        .post(
+            "/console/verify",
+            &[("csrf", &sent.field("csrf")), ("code", wrong)],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    let home = b
+        .post(
+            "/console/verify",
+            &[("csrf", &refused.field("csrf")), ("code", &code)],
+        )
+        .await;
+    ok(&home, 200, "Trouver un compte");
+    mails + 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
+    let d = Deployment::start_with(1, &staff_config(900)).await;
+    // The user whose university identity was linked to the wrong account: USER's
+    // university activates USER's address, then the identity is unlinked by support.
+    let mut user = Browser::new(&d.public_url);
+    let portal = user.get("/login").await;
+    ok(
+        &activate(&mut user, &portal).await,
+        200,
+        "Vérifiez votre boîte email",
+    );
+    let (_, text) = smtp_mail(&d.smtp, 0).await;
+    ok(
+        &set_password(&mut user, &link_in(&text).unwrap(), PASSWORD).await,
+        200,
+        "réussi",
+    );
+    let mut mails = active(&d, AGENT, 1).await;
+    mails = active(&d, AUDITOR, mails).await;
+
+    // Strangers and plain users: 404 everywhere, GET or POST.
+    let mut stranger = Browser::new(&d.public_url);
+    let mut plain = signed_in(&d, USER.2).await;
+    for b in [&mut stranger, &mut plain] {
+        for path in [
+            "/console",
+            "/console/accounts?email=x%40y.fr",
+            "/console/audit",
+        ] {
+            let page = b.get_once(path).await;
+            assert_eq!(page.status, 404, "{path}");
+            ok(&page, 404, "Page introuvable");
+        }
+        for path in [
+            "/console/code",
+            "/console/verify",
+            "/console/accounts/change",
+        ] {
+            assert_eq!(
+                b.post_once(path, &[("csrf", "x")]).await.status,
+                404,
+                "{path}"
+            );
+        }
+    }
+
+    // Support: password, then the e-mailed second factor.
+    let mut agent = signed_in(&d, AGENT).await;
+    mails = second_factor(&d, &mut agent, mails).await;
+    let found = agent
+        .get(&format!("/console/accounts?email={}", USER.2))
+        .await;
+    ok(&found, 200, "Université de Test");
+    ok(&found, 200, "Agir sur ce compte");
+    assert!(!found.body.contains("$argon2"), "no secret on the page");
+    // No reason: refused, nothing changes.
+    let csrf = found.field("csrf");
+    let refused = agent
+        .post(
+            "/console/accounts/change",
+            &[
+                ("csrf", &csrf),
+                ("email", USER.2),
+                ("change", "unlink"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    ok(&refused, 422, "motif");
+    // A forged form (no token; another origin): refused.
+    let forged = agent
+        .post_once(
+            "/console/accounts/change",
+            &[
+                ("email", USER.2),
+                ("change", "disable"),
+                ("reason", "x"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let foreign = agent
+        .post_with(
+            "/console/accounts/change",
+            &[
+                ("csrf", &csrf),
+                ("email", USER.2),
+                ("change", "disable"),
+                ("reason", "x"),
+                ("confirm", "1"),
+            ],
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(foreign.status, 403);
+    for (what, reason) in [
+        ("resend", "ticket 1: lost mail"),
+        ("unlink", "ticket 2: linked to the wrong account"),
+        ("disable", "ticket 3: stolen password"),
+        ("enable", "ticket 3: password changed"),
+        ("sign_out", "ticket 4: shared computer"),
+    ] {
+        let page = agent
+            .post(
+                "/console/accounts/change",
+                &[
+                    ("csrf", &csrf),
+                    ("email", USER.2),
+                    ("change", what),
+                    ("reason", reason),
+                    ("confirm", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{what}: {}", page.body);
+        assert!(page.body.contains("id=\"done\""), "{what}: {}", page.body);
+    }
+    // The re-send mailed a reset link to the user.
+    let (to, _) = smtp_mail(&d.smtp, mails).await;
+    assert_eq!(to, USER.2);
+    // Unlinked: the university's next sign-in for this address starts over (a link).
+    let config = d.config.display().to_string();
+    let (_, shown, _) = cli(&["accounts", "show", USER.2, "--config", &config]);
+    assert!(shown.contains("university\t-"), "{shown}");
+    // Signed out everywhere: the user's session is gone.
+    let account = user.get_once("/account").await;
+    assert_eq!(
+        (account.status, account.location.as_deref()),
+        (303, Some("/login")),
+        "the user's session ended"
+    );
+    // Support does not read the log.
+    assert_eq!(agent.get_once("/console/audit").await.status, 404);
+
+    // The auditor: reads the log, changes nothing.
+    let mut auditor = signed_in(&d, AUDITOR).await;
+    second_factor(&d, &mut auditor, mails + 1).await;
+    let view = auditor
+        .get(&format!("/console/accounts?email={}", USER.2))
+        .await;
+    ok(&view, 200, USER.2);
+    assert!(
+        !view.body.contains("/console/accounts/change"),
+        "no action for an auditor"
+    );
+    let tried = auditor
+        .post(
+            "/console/accounts/change",
+            &[
+                ("csrf", &view.field("csrf")),
+                ("email", USER.2),
+                ("change", "disable"),
+                ("reason", "curious"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(tried.status, 404);
+    let log = auditor.get("/console/audit").await;
+    ok(&log, 200, "Journal d'audit");
+    for action in [
+        "staff_sign_in",
+        "staff_second_factor_refused",
+        "link_sent",
+        "identity_unlinked",
+        "account_disabled",
+        "account_enabled",
+        "signed_out_everywhere",
+    ] {
+        assert!(log.body.contains(action), "{action} in the log");
+    }
+    assert!(log.text().contains("ticket 2: linked to the wrong account"));
+    let only = auditor.get("/console/audit?action=account_disabled").await;
+    assert!(only.body.contains("ticket 3: stolen password"));
+    assert!(!only.body.contains("ticket 1: lost mail"));
+    // The same records through `passerelle audit export`.
+    let (done, out, _) = cli(&["audit", "export", "--config", &config]);
+    assert!(done, "{out}");
+    assert!(
+        out.contains(&format!("{{\"kind\":\"staff\",\"email\":\"{AGENT}\"}}"))
+            && out.contains("ticket 4: shared computer"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_session_lapses_when_idle_and_asks_for_the_second_factor_again() {
+    let d = Deployment::start_with(1, &staff_config(5)).await;
+    let mails = active(&d, AGENT, 0).await;
+    let mut agent = signed_in(&d, AGENT).await;
+    second_factor(&d, &mut agent, mails).await;
+    ok(&agent.get("/console").await, 200, "Trouver un compte");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let lapsed = agent.get("/console").await;
+    ok(&lapsed, 200, "confirmez que c'est vous");
+}
