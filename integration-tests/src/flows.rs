@@ -127,3 +127,25 @@ pub async fn password_to_app(b: &mut Browser, password: &str, redirect_uri: &str
         .await;
     back_to_app(&done, redirect_uri)
 }
+
+/// An active local account for `email` with `password` (CLI invitation, mailed link,
+/// password form); `mails` is how many mails the sink held before. Returns the count
+/// after.
+pub async fn active_by_invitation(
+    d: &crate::deploy::Deployment,
+    email: &str,
+    password: &str,
+    mails: usize,
+) -> usize {
+    let config = d.config.display().to_string();
+    let (done, out, err) = crate::cli(&["accounts", "invite", email, "--config", &config]);
+    assert!(done, "{out}{err}");
+    let (_, text) = crate::smtp_mail(&d.smtp, mails).await;
+    let mut b = Browser::new(&d.public_url);
+    ok(
+        &set_password(&mut b, &crate::link_in(&text).expect("a link"), password).await,
+        200,
+        "réussi",
+    );
+    mails + 1
+}

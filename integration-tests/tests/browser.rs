@@ -18,7 +18,8 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use passerelle_integration_tests::deploy::{CLIENT_ID, CLIENT_SECRET, Deployment, USER};
 use passerelle_integration_tests::{
-    OidcApp, Passerelle, TempDir, institutions, link_in, next_outbox_mail, smtp_mail, workspace,
+    OidcApp, Passerelle, TempDir, flows, institutions, link_in, next_outbox_mail, smtp_mail,
+    workspace,
 };
 use passerelle_testkit::free_port;
 
@@ -613,4 +614,99 @@ async fn a_link_opened_on_a_second_browser_finishes_there_and_the_first_tab_move
     app.stop().await;
     phone.client.close().await.unwrap();
     desk.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_chromium_passes_axe_and_an_auditor_without_javascript_only_reads() {
+    const ADMIN: &str = "admin.console@uness.test";
+    const AUDITOR: &str = "audit.console@uness.test";
+    let d = Deployment::start_with(
+        1,
+        &format!(
+            "[console]\nstaff = [{{ email = \"{ADMIN}\", role = \"admin\" }}, {{ email = \"{AUDITOR}\", role = \"auditor\" }}]\n"
+        ),
+    )
+    .await;
+    let mut mails = flows::active_by_invitation(&d, ADMIN, PASSWORD, 0).await;
+    mails = flows::active_by_invitation(&d, AUDITOR, PASSWORD, mails).await;
+
+    async fn console_sign_in(b: &mut Driver, d: &Deployment, email: &str, mails: usize) -> usize {
+        b.client
+            .goto(&format!("{}/login", d.public_url))
+            .await
+            .unwrap();
+        b.wait_for_text("Votre adresse email").await;
+        b.fill("#email", email).await;
+        b.click("main form[action='/login'] button[type=submit]")
+            .await;
+        b.wait_for_text("Votre mot de passe").await;
+        b.fill("#password", PASSWORD).await;
+        b.click("main form[action='/login/password'] button[type=submit]")
+            .await;
+        b.wait_for_text("Gérer votre compte").await;
+        b.client
+            .goto(&format!("{}/console", d.public_url))
+            .await
+            .unwrap();
+        b.wait_for_text("Recevoir un code").await;
+        b.audit().await;
+        b.click("form[action='/console/code'] button").await;
+        b.wait_for_text("Code à 6 chiffres").await;
+        b.audit().await;
+        let (_, text) = smtp_mail(&d.smtp, mails).await;
+        b.fill(
+            "#code",
+            &passerelle_integration_tests::code_in(&text).unwrap(),
+        )
+        .await;
+        b.click("form[action='/console/verify'] button").await;
+        b.wait_for_text("Trouver un compte").await;
+        b.audit().await;
+        mails + 1
+    }
+
+    let mut admin = driver().await;
+    mails = console_sign_in(&mut admin, &d, ADMIN, mails).await;
+    admin.fill("#email", AUDITOR).await;
+    admin.click("form[action='/console/accounts'] button").await;
+    admin.wait_for_text("Agir sur ce compte").await;
+    admin.audit().await;
+    admin.click("#change-resend").await;
+    admin.fill("#reason", "ticket 7: lien perdu").await;
+    admin.click("#confirm").await;
+    admin
+        .click("form[action='/console/accounts/change'] button[type=submit]")
+        .await;
+    admin.wait_for_text("Lien envoyé").await;
+    admin.audit().await;
+    admin
+        .client
+        .goto(&format!("{}/console/audit", d.public_url))
+        .await
+        .unwrap();
+    admin.wait_for_text("ticket 7: lien perdu").await;
+    admin.audit().await;
+    mails += 1; // the reset link the resend mailed
+
+    // The auditor, without JavaScript: the log, and an account page with no action.
+    let mut auditor = driver_with(false).await;
+    console_sign_in(&mut auditor, &d, AUDITOR, mails).await;
+    auditor
+        .client
+        .goto(&format!("{}/console/audit?action=link_sent", d.public_url))
+        .await
+        .unwrap();
+    auditor.wait_for_text("ticket 7: lien perdu").await;
+    auditor
+        .client
+        .goto(&format!("{}/console/accounts?email={ADMIN}", d.public_url))
+        .await
+        .unwrap();
+    let page = auditor.wait_for_text(ADMIN).await;
+    assert!(
+        !page.contains("/console/accounts/change"),
+        "an auditor gets no action button"
+    );
+    auditor.client.close().await.unwrap();
+    admin.client.close().await.unwrap();
 }

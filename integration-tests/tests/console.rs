@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use passerelle_integration_tests::deploy::{Deployment, USER};
-use passerelle_integration_tests::flows::{activate, ok, set_password};
+use passerelle_integration_tests::flows::{activate, active_by_invitation, ok, set_password};
 use passerelle_integration_tests::{Browser, cli, code_in, link_in, smtp_mail};
 
 const AGENT: &str = "agent.support@uness.test";
@@ -28,20 +28,8 @@ fn staff_config(idle: u64) -> String {
     )
 }
 
-/// An active local account for `email` (CLI invitation, link, password); returns the
-/// number of mails the sink holds afterwards.
 async fn active(d: &Deployment, email: &str, mails: usize) -> usize {
-    let config = d.config.display().to_string();
-    let (done, out, err) = cli(&["accounts", "invite", email, "--config", &config]);
-    assert!(done, "{out}{err}");
-    let (_, text) = smtp_mail(&d.smtp, mails).await;
-    let mut b = Browser::new(&d.public_url);
-    ok(
-        &set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await,
-        200,
-        "réussi",
-    );
-    mails + 1
+    active_by_invitation(d, email, PASSWORD, mails).await
 }
 
 /// Signs `email` in with the password in a new browser.
