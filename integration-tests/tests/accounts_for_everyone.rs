@@ -233,7 +233,12 @@ async fn the_machine_api_invites_for_an_authorised_app_and_refuses_everything_el
     assert_eq!(status, 201, "{answer}");
     assert_eq!(answer["status"], "invited");
     assert_eq!(answer["email"], "Tuteur.Durand@cabinet-exemple.fr");
-    assert!(answer["link_expires_at"].as_str().is_some(), "{answer}");
+    // RFC 3339, as documented (it was the raw milliseconds before).
+    let until = answer["link_expires_at"].as_str().unwrap();
+    assert!(
+        time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).is_ok(),
+        "{answer}"
+    );
     let (_, text) = smtp_mail(&d.smtp, 0).await;
     assert!(
         text.contains("Hello Jean Durand") && text.contains("Application de test"),

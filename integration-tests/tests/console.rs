@@ -14,6 +14,8 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use passerelle_integration_tests::deploy::{Deployment, USER};
 use passerelle_integration_tests::flows::{activate, active_by_invitation, ok, set_password};
 use passerelle_integration_tests::{Browser, cli, code_in, link_in, smtp_mail};
@@ -135,6 +137,17 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         .await;
     ok(&found, 200, "Université de Test");
     ok(&found, 200, "Agir sur ce compte");
+    // The user's sign-ins (the password one; the university's was an activation).
+    let seen = found
+        .body
+        .split("id=\"sign-ins\"")
+        .nth(1)
+        .expect("sign-ins");
+    assert!(seen.contains("<td>pwd</td>"), "{seen}");
+    assert!(seen.contains("Z</td>"), "dates in RFC 3339: {seen}");
+    let own = plain.get("/account").await;
+    ok(&own, 200, "Vos dernières connexions");
+    ok(&own, 200, "mot de passe");
     assert!(!found.body.contains("$argon2"), "no secret on the page");
     // No reason: refused, nothing changes.
     let csrf = found.field("csrf");
@@ -277,4 +290,35 @@ async fn a_console_session_lapses_when_idle_and_asks_for_the_second_factor_again
     tokio::time::sleep(Duration::from_secs(6)).await;
     let lapsed = agent.get("/console").await;
     ok(&lapsed, 200, "confirmez que c'est vous");
+
+    // A staff session never carries app sign-ins: an app's sign-in closes the console.
+    second_factor(&d, &mut agent, mails + 1).await;
+    ok(&agent.get("/console").await, 200, "Trouver un compte");
+    let verifier = "a-pkce-verifier-long-enough-to-be-valid-0123456789";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", passerelle_integration_tests::deploy::CLIENT_ID)
+        .append_pair("redirect_uri", &d.redirect_uri)
+        .append_pair("scope", "openid email")
+        .append_pair("state", "s")
+        .append_pair("nonce", "n")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let app = agent.get_once(&format!("/authorize?{query}")).await;
+    assert_eq!(app.status, 303, "{}", app.body);
+    assert!(
+        app.location
+            .as_deref()
+            .unwrap()
+            .starts_with(&d.redirect_uri),
+        "the staff member is signed in to the app"
+    );
+    ok(
+        &agent.get("/console").await,
+        200,
+        "confirmez que c'est vous",
+    );
 }

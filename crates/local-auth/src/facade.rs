@@ -64,6 +64,10 @@ pub struct Config {
     /// Mail domains whose people may create an account by proving their mailbox:
     /// `chu-limoges.fr` (exactly) or `*.aphp.fr` (its subdomains).
     pub self_registration_domains: Vec<crate::register::DomainPattern>,
+    /// Sign-ins remembered per account (its owner and support see them).
+    pub sign_in_history: usize,
+    /// How long a sign-in is remembered, days.
+    pub sign_in_retention_days: u64,
 }
 
 impl Default for Config {
@@ -85,6 +89,8 @@ impl Default for Config {
             login_failures_per_client: Limit::per_minutes(500, 15),
             link_base_url: "http://localhost:8080/link".into(),
             self_registration_domains: Vec::new(),
+            sign_in_history: 50,
+            sign_in_retention_days: 90,
         }
     }
 }

@@ -13,6 +13,12 @@ pub fn account(email: &Email) -> Key {
     Key::new("acct", &email.key())
 }
 
+/// The account's recent sign-ins (a journal, in the account's slot).
+#[must_use]
+pub fn sign_ins(email: &Email) -> Key {
+    Key::new("signins", &email.key())
+}
+
 /// Federated identity → account key index (tagged by the identity's digest).
 #[must_use]
 pub fn federated(digest: &str) -> Key {

@@ -28,6 +28,7 @@
 //! caller more than the typed [`Error`] says.
 
 pub mod account;
+pub mod activity;
 pub mod clock;
 pub mod code;
 pub mod email;
@@ -49,6 +50,7 @@ mod facade;
 pub use account::{
     Account, AccountKind, AccountStatus, FederatedId, InvitationRecord, Inviter, Origin, Profile,
 };
+pub use activity::SignIn;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use code::{CodePurpose, IssuedCode};
 pub use email::Email;

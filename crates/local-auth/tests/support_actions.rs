@@ -85,3 +85,44 @@ async fn enabling_restores_active_with_a_password_and_pending_without() {
         Err(Error::UnknownAccount)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_are_remembered_newest_first_within_the_history_cap() {
+    let f = fixture_with(Config {
+        sign_in_history: 3,
+        ..config()
+    });
+    let e = active_account(&f, "s@unilim.fr").await;
+    for (method, app) in [
+        ("pwd", None),
+        ("otp", Some("cockpit")),
+        ("fed", None),
+        ("pwd", Some("sides")),
+    ] {
+        f.auth
+            .record_sign_in(&e, method, app, "198.51.100.7")
+            .await
+            .unwrap();
+    }
+    let seen = f.auth.recent_sign_ins(&e, 10).await.unwrap();
+    let got: Vec<(&str, Option<&str>)> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.app.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("pwd", Some("sides")),
+            ("fed", None),
+            ("otp", Some("cockpit"))
+        ]
+    );
+    assert!(seen.iter().all(|s| s.from == "198.51.100.7"));
+    assert!(
+        f.auth
+            .recent_sign_ins(&email("x@unilim.fr"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -35,9 +35,9 @@ fn rfc3339(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
-/// A stored instant as RFC 3339.
+/// A stored instant (Unix milliseconds) as RFC 3339, to the second.
 pub(crate) fn rfc3339_of(t: passerelle_local_auth::Timestamp) -> String {
-    rfc3339(i64::try_from(t.0).unwrap_or(i64::MAX))
+    rfc3339(i64::try_from(t.0 / 1000).unwrap_or(i64::MAX))
 }
 
 fn ts(t: Option<passerelle_local_auth::Timestamp>) -> String {
@@ -401,5 +401,19 @@ pub(crate) fn parse_lang(text: &str) -> anyhow::Result<Lang> {
         "fr" | "" => Ok(Lang::Fr),
         "en" => Ok(Lang::En),
         other => bail!("language {other:?}: use fr or en"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_instants_in_milliseconds_print_as_rfc3339() {
+        // Before: the milliseconds were read as seconds and printed as a bare number.
+        assert_eq!(
+            rfc3339_of(passerelle_local_auth::Timestamp(1_796_684_889_500)),
+            "2026-12-07T23:08:09Z"
+        );
     }
 }

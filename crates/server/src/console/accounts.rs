@@ -87,12 +87,20 @@ struct Choice {
     label: String,
 }
 
+struct Seen {
+    at: String,
+    method: String,
+    app: String,
+    from: String,
+}
+
 #[derive(Template)]
 #[template(path = "console_account.html")]
 struct AccountPage<'a> {
     l: &'a Layout,
     query: String,
     facts: Vec<Fact>,
+    sign_ins: Vec<Seen>,
     email: Option<String>,
     choices: Vec<Choice>,
     notice: Option<String>,
@@ -163,7 +171,27 @@ fn facts(cx: &Cx, a: &Account) -> Vec<Fact> {
     ]
 }
 
-fn render(
+async fn sign_ins(cx: &Cx, account: Option<&Account>) -> Result<Vec<Seen>, Fail> {
+    let Some(a) = account else {
+        return Ok(Vec::new());
+    };
+    Ok(cx
+        .app
+        .local
+        .recent_sign_ins(&a.email, 20)
+        .await
+        .map_err(Fail::local)?
+        .into_iter()
+        .map(|s| Seen {
+            at: rfc3339_of(s.at),
+            method: s.method,
+            app: s.app.unwrap_or_else(|| "—".into()),
+            from: s.from,
+        })
+        .collect())
+}
+
+async fn render(
     cx: &Cx,
     who: &Staff,
     status: StatusCode,
@@ -183,6 +211,7 @@ fn render(
             .collect(),
         _ => Vec::new(),
     };
+    let seen = sign_ins(cx, account).await?;
     let l = cx.layout("console.account_title");
     crate::web::page::html(
         status,
@@ -190,6 +219,7 @@ fn render(
             l: &l,
             query: query.to_owned(),
             facts: account.map(|a| facts(cx, a)).unwrap_or_default(),
+            sign_ins: seen,
             email: account.map(|a| a.email.as_str().to_owned()),
             choices,
             notice,
@@ -225,6 +255,7 @@ pub(crate) async fn find(
             None,
             None,
         )
+        .await
     })
 }
 
@@ -247,32 +278,40 @@ pub(crate) async fn change(
         let query = fields.get("email").to_owned();
         let email = Email::parse(&query).map_err(|_| hidden())?;
         let Some(account) = cx.app.local.account(&email).await.map_err(Fail::local)? else {
-            return render(cx, &who, StatusCode::NOT_FOUND, &query, None, None, None);
+            return render(cx, &who, StatusCode::NOT_FOUND, &query, None, None, None).await;
         };
-        let refuse = |cx: &Cx, key: &str| {
-            let msg = cx.t.get(key).to_owned();
-            render(
-                cx,
-                &who,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &query,
-                Some(&account),
-                None,
-                Some(msg),
-            )
+        let asked = match Change::parse(fields.get("change")).filter(|c| c.applies(&account)) {
+            None => Err("console.pick_change"),
+            Some(what) => {
+                let reason: String = fields
+                    .get("reason")
+                    .trim()
+                    .chars()
+                    .take(MAX_REASON)
+                    .collect();
+                if reason.is_empty() || fields.get("confirm") != "1" {
+                    Err("console.reason_needed")
+                } else {
+                    Ok((what, reason))
+                }
+            }
         };
-        let Some(what) = Change::parse(fields.get("change")).filter(|c| c.applies(&account)) else {
-            return refuse(cx, "console.pick_change");
+        let (what, reason) = match asked {
+            Ok(asked) => asked,
+            Err(key) => {
+                let msg = cx.t.get(key).to_owned();
+                return render(
+                    cx,
+                    &who,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &query,
+                    Some(&account),
+                    None,
+                    Some(msg),
+                )
+                .await;
+            }
         };
-        let reason: String = fields
-            .get("reason")
-            .trim()
-            .chars()
-            .take(MAX_REASON)
-            .collect();
-        if reason.is_empty() || fields.get("confirm") != "1" {
-            return refuse(cx, "console.reason_needed");
-        }
         if what.destructive() && cx.now.saturating_sub(who.verified_at) > REAUTH_SECS {
             // Ask for the second factor again; the change is then made anew.
             cx.session.record.console = None;
@@ -292,6 +331,7 @@ pub(crate) async fn change(
             Some(done),
             None,
         )
+        .await
     })
 }
 

@@ -9,7 +9,9 @@
 //! How: a staff member signs in through the ordinary login (password or university: an
 //! e-mailed code alone is one factor, the mailbox), then passes a second factor — a
 //! 6-digit code sent to their address (`CodePurpose::Reauthenticate`, separate from login
-//! codes) — which rotates the session id and opens a console grant that lapses after
+//! codes) — which signs the browser session out of the apps (a staff session never
+//! carries app sign-ins; an app's `/authorize` closes the console in turn), rotates the
+//! session id and opens a console grant that lapses after
 //! `idle_secs` without a console request. Changes ask for a fresh second factor when the
 //! last one is older than [`REAUTH_SECS`]. Every change needs a reason and is written to
 //! the audit log before the page says it is done.
@@ -339,6 +341,17 @@ pub(crate) async fn verify(
             .await
         {
             Ok(_) => {
+                // A staff session never carries app sign-ins: the apps this browser
+                // session signed in to are signed out (back-channel logout), and the
+                // session gets a new id and a new sign-in id.
+                if let Some(old) = cx.session.record.user.as_ref().map(|u| u.sid.clone()) {
+                    cx.app.oidc.logout_session(&old).await?;
+                    let sid = crate::web::session::random_id()?;
+                    cx.app.sessions.remember_sign_in(&email.key(), &sid).await?;
+                    if let Some(user) = cx.session.record.user.as_mut() {
+                        user.sid = sid;
+                    }
+                }
                 cx.app.sessions.rotate(&mut cx.session, cx.now).await?;
                 cx.session.record.console = Some(Grant {
                     email: email.as_str().to_owned(),

@@ -21,6 +21,17 @@ struct AccountPage<'a> {
     email: &'a str,
     institution: Option<String>,
     method: String,
+    /// Recent sign-ins: when, how, to which app.
+    sign_ins: Vec<(String, String, String)>,
+}
+
+/// How a sign-in was made, in words.
+fn method_text<'a>(cx: &'a Cx, amr: &str) -> &'a str {
+    cx.t.get(match amr {
+        "pwd" => "account.method.pwd",
+        "otp" => "account.method.otp",
+        _ => "account.method.fed",
+    })
 }
 
 /// "Sign out?" when a bare link (no hint naming this session) asks to.
@@ -71,23 +82,38 @@ pub(crate) async fn page(
             .map(|u| {
                 u.amr
                     .iter()
-                    .map(|a| {
-                        cx.t.get(match a.as_str() {
-                            "pwd" => "account.method.pwd",
-                            "otp" => "account.method.otp",
-                            _ => "account.method.fed",
-                        })
-                    })
+                    .map(|a| method_text(cx, a.as_str()))
                     .collect::<Vec<_>>()
                     .join(", ")
             })
             .unwrap_or_default();
+        let sign_ins = cx
+            .app
+            .local
+            .recent_sign_ins(&email, 10)
+            .await
+            .map_err(Fail::local)?
+            .into_iter()
+            .map(|s| {
+                let app = s
+                    .app
+                    .as_deref()
+                    .and_then(|id| cx.app.oidc.clients().get(id))
+                    .map_or_else(|| "—".to_owned(), |c| c.name.clone());
+                (
+                    crate::cli_admin::rfc3339_of(s.at),
+                    method_text(cx, &s.method).to_owned(),
+                    app,
+                )
+            })
+            .collect();
         let l = cx.layout("account.title");
         cx.render(&AccountPage {
             l: &l,
             email: email.as_str(),
             institution,
             method,
+            sign_ins,
         })
     })
 }

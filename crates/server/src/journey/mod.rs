@@ -137,6 +137,17 @@ pub(crate) async fn signed_in(cx: &mut Cx, account: &Account, amr: Amr) -> Resul
     };
     cx.sign_in(user).await?;
     cx.app.metrics.login(amr.as_str(), "success");
+    // The account's activity (its owner and support see it); a failure to record it
+    // never stops the sign-in.
+    let app = pending_app(cx).await;
+    if let Err(e) = cx
+        .app
+        .local
+        .record_sign_in(&account.email, amr.as_str(), app.as_deref(), &cx.client)
+        .await
+    {
+        tracing::warn!(error = %e, "sign-in not recorded in the account's activity");
+    }
     cx.session.record.email = Some(account.email.as_str().to_owned());
     resume(cx, account).await
 }

@@ -91,6 +91,9 @@ async fn authorize_inner(cx: &mut Cx, pairs: &[(String, String)]) -> Result<Resp
         Authorize::Redirect(url) => return Ok(see_other(&url)),
         Authorize::Login(p) => p,
     };
+    // A staff session never carries app sign-ins: an app asked, so the console closes
+    // (its second factor is asked again next time).
+    cx.session.record.console = None;
     if let Some(lang) = pending.ui_locales.as_deref().and_then(negotiate) {
         cx.session.record.lang = Some(lang);
         cx.t = cx.app.catalog.texts(lang);
