@@ -687,6 +687,21 @@ async fn the_console_in_chromium_passes_axe_and_an_auditor_without_javascript_on
     admin.wait_for_text("ticket 7: lien perdu").await;
     admin.audit().await;
     mails += 1; // the reset link the resend mailed
+    // The service page; an admin rotates a key, with a reason.
+    admin
+        .client
+        .goto(&format!("{}/console/service", d.public_url))
+        .await
+        .unwrap();
+    admin.wait_for_text("Flux de fédération").await;
+    admin.audit().await;
+    admin.fill("#reason", "ticket 8: rotation annuelle").await;
+    admin.click("#confirm").await;
+    admin
+        .click("form[action='/console/service/rotate'] button[type=submit]")
+        .await;
+    admin.wait_for_text("Nouvelle clé").await;
+    admin.audit().await;
 
     // The auditor, without JavaScript: the log, and an account page with no action.
     let mut auditor = driver_with(false).await;

@@ -226,8 +226,9 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         (303, Some("/login")),
         "the user's session ended"
     );
-    // Support does not read the log.
+    // Support does not read the log, nor the service pages.
     assert_eq!(agent.get_once("/console/audit").await.status, 404);
+    assert_eq!(agent.get_once("/console/service").await.status, 404);
 
     // The auditor: reads the log, changes nothing.
     let mut auditor = signed_in(&d, AUDITOR).await;
@@ -253,6 +254,24 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         )
         .await;
     assert_eq!(tried.status, 404);
+    // The service: feeds, apps (never a secret), keys; no rotation for an auditor.
+    let service = auditor.get("/console/service").await;
+    ok(&service, 200, "Flux de fédération");
+    assert!(service.body.contains("<td>it</td>") && service.body.contains("<td>it-app</td>"));
+    assert!(!service.body.contains("sha256:") && !service.body.contains("secret_hash"));
+    assert!(!service.body.contains("/console/service/rotate"));
+    let rotate = auditor
+        .post(
+            "/console/service/rotate",
+            &[
+                ("csrf", &service.field("csrf")),
+                ("alg", "ES256"),
+                ("reason", "curious"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(rotate.status, 404);
     let log = auditor.get("/console/audit").await;
     ok(&log, 200, "Journal d'audit");
     for action in [

@@ -21,6 +21,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod audit;
+pub(crate) mod service;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -49,9 +50,9 @@ pub(crate) const REAUTH_SECS: i64 = 600;
 pub(crate) enum Role {
     /// Accounts: search, view, re-send, unlink, disable/enable, sign out everywhere.
     Support,
-    /// Support, and the audit log (clients, keys and feeds as they land).
+    /// Support, the audit log, the service (feeds, apps, keys) and key rotation.
     Admin,
-    /// Read-only, and the audit log.
+    /// Read-only: accounts, the service, and the audit log.
     Auditor,
 }
 
@@ -70,7 +71,7 @@ impl Role {
         matches!(self, Self::Support | Self::Admin)
     }
 
-    /// Whether this role reads the audit log.
+    /// Whether this role reads the audit log and the service pages.
     pub(crate) fn audits(self) -> bool {
         matches!(self, Self::Admin | Self::Auditor)
     }

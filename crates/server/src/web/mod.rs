@@ -392,6 +392,11 @@ pub(crate) fn router(app: App) -> Router {
             post(crate::console::accounts::change),
         )
         .route("/console/audit", get(crate::console::audit::page))
+        .route("/console/service", get(crate::console::service::page))
+        .route(
+            "/console/service/rotate",
+            post(crate::console::service::rotate),
+        )
         .route(
             "/static/style.css",
             get(|| async { asset("text/css", STYLE) }),
