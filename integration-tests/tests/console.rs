@@ -148,6 +148,16 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
     let own = plain.get("/account").await;
     ok(&own, 200, "Vos dernières connexions");
     ok(&own, 200, "mot de passe");
+    // The user's own data (RGPD art. 15, 20): JSON, never the password hash.
+    let data = plain.get_once("/account/data").await;
+    assert_eq!(data.status, 200);
+    assert!(data.headers["content-disposition"].starts_with("attachment"));
+    assert!(!data.body.contains("argon2"), "no password hash");
+    let data: serde_json::Value = serde_json::from_str(&data.body).unwrap();
+    assert_eq!(data["account"]["email"], USER.2);
+    assert_eq!(data["account"]["password_set"], true);
+    assert_eq!(data["linked_identity"]["institution"], "Université de Test");
+    assert_eq!(data["sign_ins"][0]["method"], "pwd");
     assert!(!found.body.contains("$argon2"), "no secret on the page");
     // No reason: refused, nothing changes.
     let csrf = found.field("csrf");
@@ -282,6 +292,7 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         "account_disabled",
         "account_enabled",
         "signed_out_everywhere",
+        "data_exported",
     ] {
         assert!(log.body.contains(action), "{action} in the log");
     }

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use passerelle_local_auth::{Email, Error as LocalError, Lang, Password};
 
 use super::Fields;
@@ -227,5 +227,106 @@ pub(crate) async fn switch_language(
             "/login"
         };
         Ok(see_other(back))
+    })
+}
+
+/// `GET /account/data`: everything Passerelle holds about the signed-in user, as JSON
+/// (RGPD articles 15 and 20): the account (never its password hash), the linked
+/// identity, the recent sign-ins, the apps they were for. Audited.
+pub(crate) async fn data(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    page!(app, headers, peer, "/account/data", |cx| {
+        let Some(email) = signed_in_email(cx).await else {
+            return Ok(see_other("/login"));
+        };
+        let Some(a) = cx.app.local.account(&email).await.map_err(Fail::local)? else {
+            return Ok(see_other("/login"));
+        };
+        let at = |t: Option<passerelle_local_auth::Timestamp>| t.map(crate::cli_admin::rfc3339_of);
+        let sign_ins = cx
+            .app
+            .local
+            .recent_sign_ins(&email, 1000)
+            .await
+            .map_err(Fail::local)?;
+        let mut apps: Vec<serde_json::Value> = Vec::new();
+        for id in sign_ins.iter().filter_map(|s| s.app.as_deref()) {
+            if !apps.iter().any(|a| a["client_id"] == id) {
+                let name = cx.app.oidc.clients().get(id).map(|c| c.name.clone());
+                apps.push(serde_json::json!({ "client_id": id, "name": name }));
+            }
+        }
+        let snapshot = cx.app.federation.snapshot();
+        let linked = a.federated.as_ref().map(|f| {
+            serde_json::json!({
+                "idp": f.idp,
+                "institution": snapshot.idp(&f.idp).map(|i| i.name(cx.t.tag()).to_owned()),
+                "subject": f.subject,
+            })
+        });
+        let p = &a.profile;
+        let body = serde_json::json!({
+            "account": {
+                "email": a.email.as_str(),
+                "status": match a.status {
+                    passerelle_local_auth::AccountStatus::PendingActivation => "pending",
+                    passerelle_local_auth::AccountStatus::Active => "active",
+                    passerelle_local_auth::AccountStatus::Disabled => "disabled",
+                },
+                "kind": a.kind().as_str(),
+                "origin": a.origin.as_str(),
+                "invitation": a.invitation.as_ref().map(|i| serde_json::json!({
+                    "by": i.inviter.label(), "app": i.app, "at": crate::cli_admin::rfc3339_of(i.at),
+                })),
+                "password_set": a.has_password(),
+                "created_at": at(Some(a.created_at)),
+                "activated_at": at(a.activated_at),
+                "last_login_at": at(a.last_login_at),
+                "password_changed_at": at(a.password_changed_at),
+                "mailbox_proved_at": at(a.mailbox_proved_at),
+                "profile": {
+                    "display_name": p.display_name, "given_name": p.given_name,
+                    "family_name": p.family_name, "institution": p.institution,
+                    "affiliations": p.affiliations, "principal_name": p.principal_name,
+                },
+            },
+            "linked_identity": linked,
+            "sign_ins": sign_ins.iter().map(|s| serde_json::json!({
+                "at": crate::cli_admin::rfc3339_of(s.at), "method": s.method, "app": s.app, "from": s.from,
+            })).collect::<Vec<_>>(),
+            "apps": apps,
+        });
+        let from = cx.client.clone();
+        crate::console::audit(
+            cx,
+            passerelle_audit::Record::now(
+                passerelle_audit::Actor::User {
+                    email: email.as_str().to_owned(),
+                },
+                &from,
+                passerelle_audit::Action::DataExported,
+            )
+            .on(email.as_str()),
+        )
+        .await?;
+        let text = serde_json::to_string_pretty(&body).map_err(Fail::internal)?;
+        Ok((
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "application/json; charset=utf-8",
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"mes-donnees.json\"",
+                ),
+                (axum::http::header::CACHE_CONTROL, "no-store"),
+            ],
+            text,
+        )
+            .into_response())
     })
 }

@@ -372,6 +372,7 @@ pub(crate) fn router(app: App) -> Router {
         )
         .route("/account", get(journey::account::page))
         .route("/account/password", post(journey::account::change_password))
+        .route("/account/data", get(journey::account::data))
         .route(
             "/account/logout-everywhere",
             post(journey::account::logout_everywhere),
