@@ -702,6 +702,16 @@ async fn the_console_in_chromium_passes_axe_and_an_auditor_without_javascript_on
         .await;
     admin.wait_for_text("Nouvelle clé").await;
     admin.audit().await;
+    admin
+        .client
+        .goto(&format!("{}/console/idps?q=test", d.public_url))
+        .await
+        .unwrap();
+    admin.wait_for_text("Université de Test").await;
+    admin.audit().await;
+    admin.click("#idps a").await;
+    admin.wait_for_text("univ-test.fr").await;
+    admin.audit().await;
 
     // The auditor, without JavaScript: the log, and an account page with no action.
     let mut auditor = driver_with(false).await;

@@ -282,6 +282,22 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         )
         .await;
     assert_eq!(rotate.status, 404);
+    // The federation's IdPs: searched, then one IdP's page with its key's expiry.
+    let idps = auditor.get("/console/idps?q=test").await;
+    ok(&idps, 200, "Université de Test");
+    let detail = idps
+        .links()
+        .into_iter()
+        .find(|l| l.starts_with("/console/idps?id="))
+        .unwrap();
+    let idp = auditor.get(&detail).await;
+    ok(&idp, 200, "univ-test.fr");
+    assert!(
+        idp.text().contains(" GMT"),
+        "the certificate's notAfter: {}",
+        idp.body
+    );
+    assert_eq!(agent.get_once("/console/idps").await.status, 404);
     let log = auditor.get("/console/audit").await;
     ok(&log, 200, "Journal d'audit");
     for action in [

@@ -396,6 +396,12 @@ impl Federation {
         self
     }
 
+    /// The operator's mail domains.
+    #[must_use]
+    pub fn mail_domains(&self) -> &MailDomains {
+        &self.mail_domains
+    }
+
     /// The current snapshot (cheap; hold it for the whole request).
     #[must_use]
     pub fn snapshot(&self) -> Arc<Snapshot> {

@@ -126,6 +126,21 @@ impl IdpRecord {
             .map_or(self.entity_id.as_str(), |n| n.value.as_str())
     }
 
+    /// When each signing certificate expires (as its `notAfter` reads, e.g. `Jun 25
+    /// 08:30:30 2023 GMT`), or `unreadable` for one that does not parse. Metadata keys
+    /// are pinned regardless of their dates (SAML metadata interoperability profile);
+    /// operators watch them to see a university's key change coming.
+    #[must_use]
+    pub fn signing_cert_expiries(&self) -> Vec<String> {
+        self.signing_certs
+            .iter()
+            .map(|der| {
+                openssl::x509::X509::from_der(der)
+                    .map_or_else(|_| "unreadable".to_owned(), |c| c.not_after().to_string())
+            })
+            .collect()
+    }
+
     /// Whether the IdP asked not to be offered in discovery.
     #[must_use]
     pub fn hidden_from_discovery(&self) -> bool {

@@ -21,6 +21,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod audit;
+pub(crate) mod idps;
 pub(crate) mod service;
 
 use std::collections::HashMap;

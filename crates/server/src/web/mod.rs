@@ -394,6 +394,7 @@ pub(crate) fn router(app: App) -> Router {
         )
         .route("/console/audit", get(crate::console::audit::page))
         .route("/console/service", get(crate::console::service::page))
+        .route("/console/idps", get(crate::console::idps::page))
         .route(
             "/console/service/rotate",
             post(crate::console::service::rotate),
