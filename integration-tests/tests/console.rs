@@ -282,6 +282,15 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         )
         .await;
     assert_eq!(rotate.status, 404);
+    // An unsigned answer claiming to be from Université de Test: refused, and support
+    // sees it on that IdP's page.
+    let forged = base64::engine::general_purpose::STANDARD.encode(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_f\" Version=\"2.0\" IssueInstant=\"2026-12-07T10:00:00Z\"><saml:Issuer>https://idp.univ-test.fr/idp</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status></samlp:Response>",
+    );
+    let refused = Browser::new(&d.public_url)
+        .post_once("/saml/acs", &[("SAMLResponse", &forged)])
+        .await;
+    assert_eq!(refused.status, 400);
     // The federation's IdPs: searched, then one IdP's page with its key's expiry.
     let idps = auditor.get("/console/idps?q=test").await;
     ok(&idps, 200, "Université de Test");

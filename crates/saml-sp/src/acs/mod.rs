@@ -14,6 +14,9 @@
 //!    skew, audience, bearer confirmation with recipient and InResponseTo;
 //! 5. replay cache (assertion ID until it expires), then the pending request is taken once.
 //!
+//! Every refusal of an answer naming an IdP of the federation is also kept for support
+//! (`refusals.rs`: the last 20 per IdP, 30 days).
+//!
 //! Encrypted assertions: decrypted with the SP's encryption key (`decrypt.rs`); AES-CBC
 //! only inside a Response whose signature was verified first, AES-GCM either way; an
 //! assertion in an unsigned Response must carry its own signature, verified after
@@ -21,6 +24,7 @@
 
 mod decrypt;
 mod identity;
+pub mod refusals;
 pub mod response;
 
 use std::time::Duration;
@@ -221,6 +225,16 @@ pub async fn consume(
     let result = check(sp, federation, store, input, settings, now, &mut issuer).await;
     if let Err(Error::Rejected(r)) = &result {
         tracing::warn!(idp = issuer.as_deref().unwrap_or("-"), reason = r.as_str(), detail = %r, "SAML response rejected");
+        // Kept for support, per IdP of the federation (bounded; never a decision).
+        if let Some(idp) = issuer.as_deref().filter(|i| federation.idp(i).is_some()) {
+            let refusal = refusals::Refusal {
+                at: now.format(&Rfc3339).unwrap_or_default(),
+                reason: r.as_str().to_owned(),
+            };
+            if let Err(e) = refusals::record(store, idp, &refusal).await {
+                tracing::warn!(error = %e, "ACS refusal not recorded for support");
+            }
+        }
     }
     result
 }

@@ -31,6 +31,8 @@ struct Detail {
     certificates: Vec<String>,
     sso: Vec<String>,
     categories: Vec<String>,
+    /// The last answers refused from it: when, why.
+    refusals: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -68,6 +70,16 @@ pub(crate) async fn page(
         }
         let snapshot = cx.app.federation.snapshot();
         let lang = cx.t.tag();
+        let refused = match snapshot.idp(fields.get("id")) {
+            Some(idp) => {
+                passerelle_saml_sp::acs::refusals::recent(&cx.app.store, idp.entity_id.as_str())
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.at, r.reason))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         let detail = snapshot.idp(fields.get("id")).map(|idp| Detail {
             entity_id: idp.entity_id.to_string(),
             names: idp
@@ -94,6 +106,7 @@ pub(crate) async fn page(
                 .map(|e| format!("{} {}", e.binding, e.location))
                 .collect(),
             categories: idp.entity_categories.clone(),
+            refusals: refused,
         });
         let q: String = fields.get("q").trim().chars().take(100).collect();
         let page = fields

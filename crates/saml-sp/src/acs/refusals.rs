@@ -1,0 +1,57 @@
+//! The last answers refused from each IdP, kept so support sees « l'université X chiffre
+//! en 3DES » before users call: a bounded journal per IdP (the last [`KEPT`], for
+//! [`KEEP_FOR`]) of when and why.
+//!
+//! Only responses whose Issuer names an IdP of the current snapshot are recorded; that
+//! Issuer is as claimed by the (refused, so unverified) response — this is a diagnostic,
+//! never a basis for a decision, and its size is bounded whatever is posted.
+
+use std::time::Duration;
+
+use passerelle_store::{Key, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// Refusals kept per IdP.
+pub const KEPT: usize = 20;
+
+/// How long a refusal is kept.
+pub const KEEP_FOR: Duration = Duration::from_secs(30 * 86_400);
+
+/// One refused answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Why: a [`super::Rejection::as_str`] value.
+    pub reason: String,
+}
+
+fn key(entity_id: &str) -> Key {
+    let digest = openssl::sha::sha256(entity_id.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Key::new("acs-refusals", &hex)
+}
+
+/// Records a refusal of an answer claiming to come from `entity_id`.
+///
+/// # Errors
+/// The store's.
+pub async fn record(store: &Store, entity_id: &str, refusal: &Refusal) -> Result<(), StoreError> {
+    store
+        .journal_append(&key(entity_id), refusal, KEPT, KEEP_FOR)
+        .await?;
+    Ok(())
+}
+
+/// The last refusals for `entity_id`, newest first.
+///
+/// # Errors
+/// The store's.
+pub async fn recent(store: &Store, entity_id: &str) -> Result<Vec<Refusal>, StoreError> {
+    Ok(store
+        .journal_before::<Refusal>(&key(entity_id), None, KEPT)
+        .await?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect())
+}
