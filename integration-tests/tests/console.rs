@@ -137,6 +137,16 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         .await;
     ok(&found, 200, "Université de Test");
     ok(&found, 200, "Agir sur ce compte");
+    // By the start of the address: every match, in order, each a link to its page.
+    let some = agent.get("/console/accounts?email=AUDIT").await;
+    ok(&some, 200, "commence ainsi");
+    assert!(
+        some.links()
+            .contains(&"/console/accounts?email=auditrice%40uness.test".to_owned()),
+        "{}",
+        some.body
+    );
+    assert!(!some.text().contains(AGENT));
     // The user's sign-ins (the password one; the university's was an activation).
     let seen = found
         .body

@@ -282,9 +282,40 @@ impl LocalAuth {
     }
 
     pub(crate) async fn save(&self, account: &Account) -> Result<(), Error> {
+        self.store
+            .set(&keys::account(&account.email), account, Expiry::Never)
+            .await?;
+        // Accounts written before the index existed join it at their next change.
+        self.index_account(&account.email).await
+    }
+
+    /// Lists the address in support's search index (idempotent).
+    pub(crate) async fn index_account(&self, email: &Email) -> Result<(), Error> {
         Ok(self
             .store
-            .set(&keys::account(&account.email), account, Expiry::Never)
+            .index_add(&keys::account_index(), &email.key())
+            .await?)
+    }
+
+    /// Addresses of accounts starting with `prefix` (case-insensitive), in order, at
+    /// most `limit`, after `after` (the last address of the previous page).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn find_accounts(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, Error> {
+        Ok(self
+            .store
+            .index_prefix(
+                &keys::account_index(),
+                &prefix.trim().to_lowercase(),
+                after,
+                limit,
+            )
             .await?)
     }
 
@@ -337,6 +368,7 @@ impl LocalAuth {
                     // from its record (it cannot loop: the account now exists).
                     return Box::pin(self.register_federated(email, id, fresh.profile)).await;
                 }
+                self.index_account(email).await?;
                 fresh
             }
         };

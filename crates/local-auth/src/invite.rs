@@ -107,9 +107,12 @@ impl LocalAuth {
                     .map(str::to_owned);
                 // Another request may have made it meanwhile: theirs stands, the link
                 // below is sent all the same.
-                self.store
+                let created = self
+                    .store
                     .set_if_absent(&keys::account(email), &fresh, Expiry::Never)
-                    .await?
+                    .await?;
+                self.index_account(email).await?;
+                created
             }
         };
         let link = self

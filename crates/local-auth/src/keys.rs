@@ -13,6 +13,12 @@ pub fn account(email: &Email) -> Key {
     Key::new("acct", &email.key())
 }
 
+/// Every account's address (lower-cased), ordered: support's search by prefix.
+#[must_use]
+pub fn account_index() -> Key {
+    Key::new("acct-index", "all")
+}
+
 /// The account's recent sign-ins (a journal, in the account's slot).
 #[must_use]
 pub fn sign_ins(email: &Email) -> Key {

@@ -165,7 +165,7 @@ impl LocalAuth {
         self.store
             .set_if_absent(&keys::account(email), &fresh, Expiry::Never)
             .await?;
-        Ok(())
+        self.index_account(email).await
     }
 
     async fn send_vouched_link(

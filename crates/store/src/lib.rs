@@ -12,6 +12,8 @@
 //!   chosen by URL in [`Store::open`].
 //! - [`journal`]: append-only, time-ordered, bounded logs under one key (the audit log):
 //!   [`Store::journal_append`], [`Store::journal_before`], [`Store::journal_after`].
+//! - Ordered indexes ([`Store::index_add`], [`Store::index_prefix`]): members by prefix,
+//!   in byte order (a sorted set on Redis): the console's account search.
 //! - [`StoreError`]: one error type; `Unavailable` means "the store cannot be reached
 //!   right now" and callers map it to HTTP 503. The Redis backend reconnects by itself.
 //!
@@ -357,6 +359,53 @@ impl Store {
         raw.into_iter()
             .map(|(id, b)| decode(&b).map(|v| (id, v)))
             .collect()
+    }
+
+    /// Adds `member` to the ordered index at `key` (a Redis sorted set scored 0, so
+    /// members sort by their bytes). Idempotent.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Backend` when the key holds something else.
+    pub async fn index_add(&self, key: &Key, member: &str) -> Result<(), StoreError> {
+        let k = self.render(key);
+        match &self.backend {
+            Backend::Memory(m) => {
+                m.index_add(k, member);
+                Ok(())
+            }
+            Backend::Redis(r) => r.index_add(&k, member).await,
+        }
+    }
+
+    /// Removes `member` from the index at `key`; whether it was there.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Backend` when the key holds something else.
+    pub async fn index_remove(&self, key: &Key, member: &str) -> Result<bool, StoreError> {
+        let k = self.render(key);
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.index_remove(&k, member)),
+            Backend::Redis(r) => r.index_remove(&k, member).await,
+        }
+    }
+
+    /// Up to `limit` members of the index at `key` that start with `prefix`, in byte
+    /// order, strictly after `after` when given (the next page).
+    ///
+    /// # Errors
+    /// `Unavailable`; `Backend` when the key holds something else.
+    pub async fn index_prefix(
+        &self,
+        key: &Key,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let k = self.render(key);
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.index_prefix(&k, prefix, after, limit)),
+            Backend::Redis(r) => r.index_prefix(&k, prefix, after, limit).await,
+        }
     }
 
     /// Every item of the list at `key` (oldest first), and the list deleted, atomically:

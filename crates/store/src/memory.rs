@@ -30,6 +30,7 @@ impl Entry {
 struct Inner {
     map: HashMap<String, Entry>,
     journals: HashMap<String, MemoryJournal>,
+    indexes: HashMap<String, std::collections::BTreeSet<String>>,
     writes: u32,
 }
 
@@ -189,6 +190,43 @@ impl MemoryStore {
             .get(key)
             .map(|j| j.after(after, count))
             .unwrap_or_default()
+    }
+
+    pub(crate) fn index_add(&self, key: String, member: &str) {
+        self.lock()
+            .indexes
+            .entry(key)
+            .or_default()
+            .insert(member.to_owned());
+    }
+
+    pub(crate) fn index_remove(&self, key: &str, member: &str) -> bool {
+        self.lock()
+            .indexes
+            .get_mut(key)
+            .is_some_and(|set| set.remove(member))
+    }
+
+    pub(crate) fn index_prefix(
+        &self,
+        key: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Vec<String> {
+        let inner = self.lock();
+        let Some(set) = inner.indexes.get(key) else {
+            return Vec::new();
+        };
+        let start = match after {
+            Some(a) if a >= prefix => std::ops::Bound::Excluded(a.to_owned()),
+            _ => std::ops::Bound::Included(prefix.to_owned()),
+        };
+        set.range((start, std::ops::Bound::Unbounded))
+            .take_while(|m| m.starts_with(prefix))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn take_list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {

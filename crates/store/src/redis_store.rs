@@ -345,6 +345,44 @@ impl RedisStore {
         journal_entries(raw)
     }
 
+    pub(crate) async fn index_add(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        let _: i64 = self
+            .query(redis::cmd("ZADD").arg(key).arg(0).arg(member))
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn index_remove(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let n: i64 = self.query(redis::cmd("ZREM").arg(key).arg(member)).await?;
+        Ok(n == 1)
+    }
+
+    /// Members starting with `prefix` (byte order), after `after` (`ZRANGEBYLEX`).
+    pub(crate) async fn index_prefix(
+        &self,
+        key: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let min: Vec<u8> = match after {
+            Some(a) if a >= prefix => [b"(".as_slice(), a.as_bytes()].concat(),
+            _ => [b"[".as_slice(), prefix.as_bytes()].concat(),
+        };
+        // 0xFF never occurs in UTF-8: every member starting with `prefix` sorts below.
+        let max: Vec<u8> = [b"(".as_slice(), prefix.as_bytes(), &[0xFF]].concat();
+        self.query(
+            redis::cmd("ZRANGEBYLEX")
+                .arg(key)
+                .arg(min)
+                .arg(max)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit.max(1)),
+        )
+        .await
+    }
+
     pub(crate) async fn take_list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         self.invoke(&self.take_list.key(key)).await
     }

@@ -315,6 +315,50 @@ async fn concurrent_journal_appends_are_all_kept_with_distinct_ids(s: Store) {
     );
 }
 
+async fn indexes_find_members_by_prefix_in_order_and_page(s: Store) {
+    let k = Key::new("index", "a");
+    for m in [
+        "bob@b.fr",
+        "alice@a.fr",
+        "alain@a.fr",
+        "alice@a.fr",
+        "albert@c.fr",
+        "zoé@z.fr",
+    ] {
+        s.index_add(&k, m).await.unwrap();
+    }
+    assert_eq!(
+        s.index_prefix(&k, "al", None, 10).await.unwrap(),
+        vec!["alain@a.fr", "albert@c.fr", "alice@a.fr"]
+    );
+    assert_eq!(
+        s.index_prefix(&k, "al", Some("albert@c.fr"), 10)
+            .await
+            .unwrap(),
+        vec!["alice@a.fr"]
+    );
+    assert_eq!(s.index_prefix(&k, "al", None, 2).await.unwrap().len(), 2);
+    assert_eq!(
+        s.index_prefix(&k, "zo", None, 10).await.unwrap(),
+        vec!["zoé@z.fr"]
+    );
+    assert_eq!(s.index_prefix(&k, "", None, 10).await.unwrap().len(), 5);
+    assert!(s.index_remove(&k, "alice@a.fr").await.unwrap());
+    assert!(!s.index_remove(&k, "alice@a.fr").await.unwrap());
+    assert!(
+        s.index_prefix(&k, "alice", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.index_prefix(&Key::new("index", "none"), "a", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -365,6 +409,7 @@ contract!(
     journals_page_both_ways_and_keep_only_the_newest_within_the_cap,
     journals_drop_entries_past_their_retention,
     concurrent_journal_appends_are_all_kept_with_distinct_ids,
+    indexes_find_members_by_prefix_in_order_and_page,
 );
 
 #[test]

@@ -106,6 +106,9 @@ struct AccountPage<'a> {
     notice: Option<String>,
     error: Option<String>,
     searched: bool,
+    /// Addresses starting with the query, when it names no account exactly.
+    matches: Vec<(String, String)>,
+    more: Option<String>,
 }
 
 fn ts(t: Option<passerelle_local_auth::Timestamp>) -> String {
@@ -225,11 +228,24 @@ async fn render(
             notice,
             error,
             searched: !query.is_empty(),
+            matches: Vec::new(),
+            more: None,
         },
     )
 }
 
-/// `GET /console/accounts?email=ADDRESS`: find an account by its address.
+/// Matches per page of a prefix search.
+const MATCHES: usize = 50;
+
+fn account_href(address: &str) -> String {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("email", address)
+        .finish();
+    format!("/console/accounts?{q}")
+}
+
+/// `GET /console/accounts?email=ADDRESS`: the account with this address, else the
+/// addresses that start with it (`&after=` pages on).
 pub(crate) async fn find(
     State(app): State<App>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
@@ -246,16 +262,49 @@ pub(crate) async fn find(
             Ok(e) => cx.app.local.account(&e).await.map_err(Fail::local)?,
             Err(_) => None,
         };
-        render(
-            cx,
-            &who,
+        if account.is_some() || query.is_empty() {
+            return render(
+                cx,
+                &who,
+                StatusCode::OK,
+                &query,
+                account.as_ref(),
+                None,
+                None,
+            )
+            .await;
+        }
+        let after = Some(fields.get("after")).filter(|a| !a.is_empty());
+        let found = cx
+            .app
+            .local
+            .find_accounts(&query, after, MATCHES)
+            .await
+            .map_err(Fail::local)?;
+        let more = (found.len() == MATCHES).then(|| {
+            let q: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("email", &query)
+                .append_pair("after", found.last().map_or("", String::as_str))
+                .finish();
+            format!("/console/accounts?{q}")
+        });
+        let l = cx.layout("console.account_title");
+        crate::web::page::html(
             StatusCode::OK,
-            &query,
-            account.as_ref(),
-            None,
-            None,
+            &AccountPage {
+                l: &l,
+                query: query.clone(),
+                facts: Vec::new(),
+                sign_ins: Vec::new(),
+                email: None,
+                choices: Vec::new(),
+                notice: None,
+                error: None,
+                searched: found.is_empty(),
+                matches: found.iter().map(|a| (account_href(a), a.clone())).collect(),
+                more,
+            },
         )
-        .await
     })
 }
 
