@@ -278,6 +278,10 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
     let service = auditor.get("/console/service").await;
     ok(&service, 200, "Flux de fédération");
     assert!(service.body.contains("<td>it</td>") && service.body.contains("<td>it-app</td>"));
+    assert!(
+        service.body.contains("feed.xml</td>"),
+        "the feed's source is shown"
+    );
     assert!(!service.body.contains("sha256:") && !service.body.contains("secret_hash"));
     assert!(!service.body.contains("/console/service/rotate"));
     let rotate = auditor

@@ -396,6 +396,22 @@ impl Federation {
         self
     }
 
+    /// Where each feed comes from, in configuration order: its name and its file path or
+    /// URL.
+    #[must_use]
+    pub fn origins(&self) -> Vec<(String, String)> {
+        self.sources
+            .iter()
+            .map(|s| {
+                let at = match &s.location {
+                    Location::File(path) => path.display().to_string(),
+                    Location::Url { url, .. } => url.clone(),
+                };
+                (s.name.clone(), at)
+            })
+            .collect()
+    }
+
     /// The operator's mail domains.
     #[must_use]
     pub fn mail_domains(&self) -> &MailDomains {

@@ -40,6 +40,9 @@ struct KeyRow {
 
 struct FeedRow {
     name: String,
+    source: String,
+    /// How old the data is: since its publication (hours).
+    age: String,
     idps: usize,
     valid_until: String,
     checked_at: String,
@@ -125,6 +128,8 @@ fn rows(cx: &Cx) -> (Vec<AppRow>, Vec<KeyRow>, Vec<FeedRow>) {
         t.and_then(|t| t.format(&Rfc3339).ok())
             .unwrap_or_else(|| "—".to_owned())
     };
+    let origins = cx.app.federation.origins();
+    let now = OffsetDateTime::now_utc();
     let feeds = cx
         .app
         .federation
@@ -133,6 +138,15 @@ fn rows(cx: &Cx) -> (Vec<AppRow>, Vec<KeyRow>, Vec<FeedRow>) {
         .iter()
         .map(|s| FeedRow {
             name: s.name.clone(),
+            source: origins
+                .iter()
+                .find(|(n, _)| *n == s.name)
+                .map_or_else(|| "—".to_owned(), |(_, at)| at.clone()),
+            // Known when the feed says when it was published (not a future validUntil).
+            age: s.newest_published.filter(|p| *p <= now).map_or_else(
+                || "—".to_owned(),
+                |p| format!("{} h", (now - p).whole_hours()),
+            ),
             idps: s.idps,
             valid_until: s.valid_until.clone().unwrap_or_else(|| "—".into()),
             checked_at: stamp(s.checked_at),
