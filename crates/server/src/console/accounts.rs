@@ -252,7 +252,7 @@ pub(crate) async fn find(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fields = Fields::parse(&Bytes::from(raw.unwrap_or_default()));
+    let fields = Fields::query(raw);
     page!(app, headers, peer, "/console/accounts", |cx| {
         let Some(who) = staff(cx)? else {
             return Ok(see_other("/console"));

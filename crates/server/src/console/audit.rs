@@ -2,7 +2,6 @@
 //! page at a time (`admin` and `auditor` only; 404 for `support`).
 
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -12,7 +11,7 @@ use passerelle_store::JournalId;
 use super::{hidden, staff};
 use crate::journey::Fields;
 use crate::page;
-use crate::web::page::{Fail, Layout, see_other};
+use crate::web::page::{Layout, see_other};
 use crate::web::{App, Peer};
 
 /// Records per page.
@@ -52,7 +51,7 @@ pub(crate) async fn page(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fields = Fields::parse(&Bytes::from(raw.unwrap_or_default()));
+    let fields = Fields::query(raw);
     page!(app, headers, peer, "/console/audit", |cx| {
         let Some(who) = staff(cx)? else {
             return Ok(see_other("/console"));
@@ -70,15 +69,7 @@ pub(crate) async fn page(
             subject: text("subject"),
         };
         let before = JournalId::parse(fields.get("before"));
-        let (entries, next) =
-            cx.app
-                .audit
-                .page(before, PAGE, &filter)
-                .await
-                .map_err(|e| match e {
-                    passerelle_audit::Error::Store(s) => Fail::from(s),
-                    other => Fail::internal(other),
-                })?;
+        let (entries, next) = cx.app.audit.page(before, PAGE, &filter).await?;
         let next = next.map(|id| {
             let q: String = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("action", filter.action.map_or("", Action::as_str))

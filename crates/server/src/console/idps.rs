@@ -4,7 +4,6 @@
 //! endpoints. `admin` and `auditor`.
 
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -60,7 +59,7 @@ pub(crate) async fn page(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fields = Fields::parse(&Bytes::from(raw.unwrap_or_default()));
+    let fields = Fields::query(raw);
     page!(app, headers, peer, "/console/idps", |cx| {
         let Some(who) = staff(cx)? else {
             return Ok(see_other("/console"));

@@ -272,10 +272,7 @@ fn factor_page(
 
 /// Writes an audit record; the action is not reported done when it cannot be kept.
 pub(crate) async fn audit(cx: &Cx, record: AuditRecord) -> Result<(), Fail> {
-    cx.app.audit.record(record).await.map_err(|e| match e {
-        passerelle_audit::Error::Store(s) => Fail::from(s),
-        other => Fail::internal(other),
-    })?;
+    cx.app.audit.record(record).await?;
     Ok(())
 }
 

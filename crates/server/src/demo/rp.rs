@@ -184,7 +184,7 @@ async fn login(State(rp): State<DemoRp>) -> Response {
 }
 
 async fn callback(State(rp): State<DemoRp>, RawQuery(raw): RawQuery) -> Response {
-    let fields = Fields::parse(&axum::body::Bytes::from(raw.unwrap_or_default()));
+    let fields = Fields::query(raw);
     let fail = |msg: String| {
         render(
             StatusCode::BAD_REQUEST,

@@ -88,10 +88,6 @@ fn flow_key(id: &str) -> Key {
     Key::new("saml-flow", id)
 }
 
-fn query(raw: Option<String>) -> Fields {
-    Fields::parse(&Bytes::from(raw.unwrap_or_default()))
-}
-
 /// `GET /saml/login?idp=ENTITY_ID`: a signed AuthnRequest to that IdP.
 pub(crate) async fn saml_login(
     State(app): State<App>,
@@ -99,7 +95,7 @@ pub(crate) async fn saml_login(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fields = query(raw);
+    let fields = Fields::query(raw);
     page!(app, headers, peer, "/saml/login", |cx| {
         let snapshot = cx.app.federation.snapshot();
         let Some(idp) = snapshot.idp(fields.get("idp")) else {
@@ -258,7 +254,7 @@ pub(crate) async fn saml_continue(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fields = query(raw);
+    let fields = Fields::query(raw);
     page!(app, headers, peer, "/saml/continue", |cx| {
         let id = fields.get("flow");
         let expired = || {

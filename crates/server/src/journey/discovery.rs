@@ -15,7 +15,6 @@
 
 use askama::Template;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -125,10 +124,6 @@ fn remembered(headers: &HeaderMap, snapshot: &Snapshot, lang: &str) -> Option<In
     snapshot.directory.get(&id, lang)
 }
 
-fn query(raw: Option<String>) -> Fields {
-    Fields::parse(&Bytes::from(raw.unwrap_or_default()))
-}
-
 /// The page number asked for (1 when missing or unreadable).
 fn page_number(fields: &Fields) -> usize {
     fields
@@ -146,7 +141,7 @@ pub(crate) async fn institutions_page(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fields = query(raw);
+    let fields = Fields::query(raw);
     page!(app, headers, peer, "/activate", |cx| {
         let snapshot = cx.app.federation.snapshot();
         let lang = cx.t.tag();
@@ -228,7 +223,7 @@ pub(crate) async fn institutions_json(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fields = query(raw);
+    let fields = Fields::query(raw);
     let lang = accepted(&headers).unwrap_or_default().tag();
     let snapshot = app.federation.snapshot();
     let q: String = fields.get("q").trim().chars().take(100).collect();

@@ -45,6 +45,11 @@ const MAX_FORM: usize = 16 * 1024;
 pub(crate) struct Fields(HashMap<String, String>);
 
 impl Fields {
+    /// A query string's fields (`RawQuery`), read like a form.
+    pub(crate) fn query(raw: Option<String>) -> Self {
+        Self::parse(&Bytes::from(raw.unwrap_or_default()))
+    }
+
     pub(crate) fn parse(body: &Bytes) -> Self {
         Self::parse_limited(body, MAX_FORM)
     }

@@ -181,6 +181,15 @@ impl Fail {
     }
 }
 
+impl From<passerelle_audit::Error> for Fail {
+    fn from(e: passerelle_audit::Error) -> Self {
+        match e {
+            passerelle_audit::Error::Store(s) => Self::from(s),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<StoreError> for Fail {
     fn from(e: StoreError) -> Self {
         if e.is_unavailable() {
