@@ -152,6 +152,14 @@ impl FederatedId {
     }
 }
 
+/// The hex SHA-256 of an IdP's entityID: the tag of its accounts' index.
+pub(crate) fn idp_digest(idp: &str) -> String {
+    Sha256::digest(idp.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Display attributes, as last received from the university.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -286,7 +294,39 @@ impl LocalAuth {
             .set(&keys::account(&account.email), account, Expiry::Never)
             .await?;
         // Accounts written before the index existed join it at their next change.
-        self.index_account(&account.email).await
+        self.index_account(&account.email).await?;
+        self.index_institution(account).await
+    }
+
+    /// Lists a linked account under its university (support's search by institution;
+    /// idempotent). The entry goes when the identity is unlinked or the account erased.
+    pub(crate) async fn index_institution(&self, account: &Account) -> Result<(), Error> {
+        if let Some(id) = &account.federated {
+            self.store
+                .index_add(
+                    &keys::accounts_by_idp(&idp_digest(&id.idp)),
+                    &account.email.key(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Addresses of the accounts linked to the university `idp` (its entityID), in
+    /// order, at most `limit`, after `after` (the last address of the previous page).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn accounts_linked_to(
+        &self,
+        idp: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, Error> {
+        Ok(self
+            .store
+            .index_prefix(&keys::accounts_by_idp(&idp_digest(idp)), "", after, limit)
+            .await?)
     }
 
     /// Lists the address in support's search index (idempotent).
@@ -369,6 +409,7 @@ impl LocalAuth {
                     return Box::pin(self.register_federated(email, id, fresh.profile)).await;
                 }
                 self.index_account(email).await?;
+                self.index_institution(&fresh).await?;
                 fresh
             }
         };

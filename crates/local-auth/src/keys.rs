@@ -7,16 +7,39 @@ use passerelle_store::Key;
 
 use crate::email::Email;
 
+/// The kind of account records (for walks over every account).
+pub const ACCOUNT_KIND: &str = "acct";
+
 /// The account record.
 #[must_use]
 pub fn account(email: &Email) -> Key {
-    Key::new("acct", &email.key())
+    Key::new(ACCOUNT_KIND, &email.key())
+}
+
+/// The account record under a tag found by a walk ([`passerelle_store::Store::scan_kind`]).
+#[must_use]
+pub fn account_tagged(tag: &str) -> Key {
+    Key::new(ACCOUNT_KIND, tag)
 }
 
 /// Every account's address (lower-cased), ordered: support's search by prefix.
 #[must_use]
 pub fn account_index() -> Key {
     Key::new("acct-index", "all")
+}
+
+/// The accounts linked to one university (their addresses, ordered), tagged by the
+/// digest of the IdP's entityID: support's search by institution.
+#[must_use]
+pub fn accounts_by_idp(idp_digest: &str) -> Key {
+    Key::new("acct-by-idp", idp_digest)
+}
+
+/// The digests of the links issued for an account (in its slot), so that erasing the
+/// account reaches its link records and their outcomes, which name the address.
+#[must_use]
+pub fn account_links(email: &Email) -> Key {
+    Key::new("acct-links", &email.key())
 }
 
 /// The account's recent sign-ins (a journal, in the account's slot).

@@ -19,6 +19,8 @@
 //! - [`vouch`]: a university's word for an address: an activation link naming the
 //!   institution, the identity linked only when the link is confirmed in the browser
 //!   that did the SAML login.
+//! - [`erase`]: an account deleted with everything stored about its owner (RGPD
+//!   article 17); support's indexes rebuilt from the accounts.
 //! - [`mailer`]: French/English text+HTML messages sent through lettre (SMTP) or written
 //!   to a file outbox.
 //! - [`LocalAuth`]: the facade that ties these to one [`passerelle_store::Store`].
@@ -32,6 +34,7 @@ pub mod activity;
 pub mod clock;
 pub mod code;
 pub mod email;
+pub mod erase;
 pub mod error;
 pub mod hasher;
 pub mod invite;
@@ -54,6 +57,7 @@ pub use activity::SignIn;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use code::{CodePurpose, IssuedCode};
 pub use email::Email;
+pub use erase::{Erased, Reindexed};
 pub use error::Error;
 pub use facade::{Config, LocalAuth};
 pub use hasher::{HashParams, Password};

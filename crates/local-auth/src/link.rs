@@ -28,7 +28,11 @@ use crate::vouch::Vouch;
 use crate::{keys, throttle};
 
 /// How long after expiry a link still reads "expired", and how long a tombstone stays.
-const GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The most link digests an account remembers (links are also capped per account and
+/// per hour by `link_issue_per_account`).
+const MAX_LINKS_REMEMBERED: usize = 256;
 
 /// What a link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +178,15 @@ impl Tombstone {
 }
 
 impl LocalAuth {
+    /// The longest any link lives.
+    fn longest_link_ttl(&self) -> Duration {
+        Duration::from_secs(
+            self.config
+                .activation_link_ttl_secs
+                .max(self.config.reset_link_ttl_secs),
+        )
+    }
+
     pub(crate) fn link_ttl(&self, purpose: LinkPurpose) -> Duration {
         Duration::from_secs(match purpose {
             LinkPurpose::Activation | LinkPurpose::Registration => {
@@ -251,11 +264,18 @@ impl LocalAuth {
             vouch: cx.vouch,
             app: cx.app.map(str::to_owned),
         };
+        let digest = token_digest(&token);
         self.store
-            .set(
-                &keys::link(&token_digest(&token)),
-                &record,
-                Expiry::After(ttl + GRACE),
+            .set(&keys::link(&digest), &record, Expiry::After(ttl + GRACE))
+            .await?;
+        // The account remembers its links (only their digests) for as long as a link or
+        // its outcome can exist: erasing the account erases them too.
+        self.store
+            .push_capped(
+                &keys::account_links(email),
+                &digest,
+                MAX_LINKS_REMEMBERED,
+                Expiry::After(self.longest_link_ttl() + GRACE + GRACE),
             )
             .await?;
         Ok(IssuedLink {

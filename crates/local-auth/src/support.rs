@@ -54,6 +54,12 @@ impl LocalAuth {
         {
             self.store.delete(&index).await?;
         }
+        self.store
+            .index_remove(
+                &keys::accounts_by_idp(&crate::account::idp_digest(&id.idp)),
+                &email.key(),
+            )
+            .await?;
         Ok(id)
     }
 }

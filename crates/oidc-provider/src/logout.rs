@@ -162,14 +162,38 @@ impl Provider {
     /// # Errors
     /// Store errors (nothing is sent then; calling again is safe).
     pub async fn logout_session(&self, sid: &str) -> Result<usize, Error> {
+        Ok(self.end_login_session(sid).await?.0)
+    }
+
+    /// As [`Provider::logout_session`] for each of `sids`, and then the grants are
+    /// erased rather than kept revoked: their records (which hold the user's claims) and
+    /// refresh tokens go, and tokens issued from them are refused as unknown. For an
+    /// account being erased. Returns how many apps will be told.
+    ///
+    /// # Errors
+    /// Store errors (calling again is safe).
+    pub async fn forget_sessions(&self, sids: &[String]) -> Result<usize, Error> {
+        let mut told = 0;
+        let mut families = Vec::new();
+        for sid in sids {
+            let (n, grants) = self.end_login_session(sid).await?;
+            told += n;
+            families.extend(grants.into_iter().map(|(_, fid)| fid));
+        }
+        // The logout tokens are made: nothing more needs the families.
+        let tags: Vec<&str> = families.iter().map(String::as_str).collect();
+        self.store.purge_tags(&tags).await?;
+        Ok(told)
+    }
+
+    /// Revokes the grants of `sid` and sends the logout tokens; how many apps will be
+    /// told, and the grants (client, family).
+    async fn end_login_session(&self, sid: &str) -> Result<(usize, Vec<(String, String)>), Error> {
         let mut grants: Vec<(String, String)> =
             self.store.take_list(&session_list_key(sid)).await?;
         // Records written before the list (one JSON document per session) still count.
         if let Some(old) = self.store.take::<SessionGrants>(&session_key(sid)).await? {
             grants.extend(old.grants);
-        }
-        if grants.is_empty() {
-            return Ok(0);
         }
         let mut told = std::collections::BTreeSet::new();
         for (client_id, fid) in &grants {
@@ -209,7 +233,7 @@ impl Provider {
             let client_name = client.id.to_string();
             tokio::spawn(async move { deliver(http, uri, token, client_name).await });
         }
-        Ok(told.len())
+        Ok((told.len(), grants))
     }
 }
 

@@ -131,6 +131,14 @@ pub(crate) enum AccountsCommand {
         #[arg(long, default_value = "fr")]
         lang: String,
     },
+    /// Rebuild support's account indexes (search by address prefix, by institution)
+    /// from the accounts in the store: after an upgrade from a version without them, or
+    /// after restoring a backup. Walks the store's keys; safe to run any time.
+    Reindex {
+        /// The configuration.
+        #[arg(long, env = "PASSERELLE_CONFIG")]
+        config: PathBuf,
+    },
     /// Invite someone without a university login: a pending account and an e-mail with
     /// the link to create their UNESS password. Idempotent: a pending account gets a new
     /// link (earlier ones stay valid), an active one nothing. With --csv, every line
@@ -331,6 +339,19 @@ pub(crate) fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
             let lang = parse_lang(&lang)?;
             return crate::cli_invite::invite(&config, email, csv, name, app, lang);
         }
+        AccountsCommand::Reindex { config } => {
+            let config = Config::load(&config)?;
+            return runtime()?.block_on(async {
+                let secret = serve::read_secret(&config.secret_file)?;
+                let store = serve::open_store(&config)?;
+                let local = serve::local_auth(&config, &store, &secret)?;
+                let done = local.reindex().await?;
+                out(&format!(
+                    "{} accounts indexed, {} of them linked to an institution",
+                    done.accounts, done.linked
+                ))
+            });
+        }
         AccountsCommand::Show {
             ref email,
             ref config,
@@ -382,7 +403,7 @@ pub(crate) fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
                     .await?;
                 out(&format!("{}: {:?}", a.email.as_str(), a.status))
             }
-            AccountsCommand::Invite { .. } => Ok(()),
+            AccountsCommand::Invite { .. } | AccountsCommand::Reindex { .. } => Ok(()),
             AccountsCommand::SendReset { lang, .. } => {
                 let lang = parse_lang(&lang)?;
                 let until = local.send_link(&email, LinkPurpose::PasswordReset, lang, "support-cli").await?;

@@ -60,6 +60,77 @@ impl Key {
     }
 }
 
+/// The parts of a rendered key: its kind and its hash tag, both still escaped. `None`
+/// for a name that is not under `prefix` or not shaped like a [`Key`].
+pub(crate) fn split_rendered<'a>(rendered: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
+    let mut escaped_prefix = String::with_capacity(prefix.len());
+    escape_into(&mut escaped_prefix, prefix);
+    let rest = rendered
+        .strip_prefix(escaped_prefix.as_str())?
+        .strip_prefix(':')?;
+    let (kind, rest) = rest.split_once(":{")?;
+    let (tag, _) = rest.split_once('}')?;
+    Some((kind, tag))
+}
+
+/// The escaped form of a tag, as it appears between the braces of a rendered key.
+pub(crate) fn escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
+    out
+}
+
+/// Undoes [`escape_into`]; `None` for text it cannot have produced.
+pub(crate) fn unescape(s: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(s.len());
+    let mut it = s.bytes();
+    while let Some(b) = it.next() {
+        if b == b'%' {
+            let hi = char::from(it.next()?).to_digit(16)?;
+            let lo = char::from(it.next()?).to_digit(16)?;
+            bytes.push(u8::try_from(hi * 16 + lo).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// A Redis glob (`SCAN … MATCH`) that matches exactly the keys of every kind in the
+/// slot of `tag` under `prefix`: the glob's own special characters are escaped.
+pub(crate) fn tag_pattern(prefix: &str, tag: &str) -> String {
+    format!(
+        "{}:*:{{{}}}*",
+        glob_escape(&escaped(prefix)),
+        glob_escape(&escaped(tag))
+    )
+}
+
+/// A Redis glob matching every key under `prefix`.
+pub(crate) fn prefix_pattern(prefix: &str) -> String {
+    format!("{}:*", glob_escape(&escaped(prefix)))
+}
+
+/// A Redis glob matching every key of `kind` under `prefix`.
+pub(crate) fn kind_pattern(prefix: &str, kind: &str) -> String {
+    format!(
+        "{}:{}:{{*",
+        glob_escape(&escaped(prefix)),
+        glob_escape(&escaped(kind))
+    )
+}
+
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Percent-escapes the characters that carry meaning in a key: `%`, `:`, `{`, `}` and
 /// control characters.
 fn escape_into(out: &mut String, s: &str) {
@@ -114,6 +185,31 @@ mod tests {
             proptest::prop_assume!(a != b);
             proptest::prop_assert_ne!(Key::new("k", &a).render("p"), Key::new("k", &b).render("p"));
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_rendered_key_splits_back_into_its_kind_and_tag(tag in "\\PC{0,40}", part in "\\PC{0,20}") {
+            let r = Key::new("acct", &tag).with(&part).render("pas");
+            let (kind, t) = split_rendered(&r, "pas").unwrap();
+            proptest::prop_assert_eq!(kind, "acct");
+            proptest::prop_assert_eq!(unescape(t).unwrap(), tag);
+        }
+    }
+
+    #[test]
+    fn a_key_of_another_prefix_does_not_split() {
+        let r = Key::new("acct", "a@b.fr").render("pas");
+        assert!(split_rendered(&r, "other").is_none());
+        assert!(split_rendered(&r, "pa").is_none());
+    }
+
+    #[test]
+    fn glob_characters_in_a_tag_are_escaped_in_its_pattern() {
+        assert_eq!(
+            tag_pattern("pas", "a*b?[c]@x.fr"),
+            "pas:*:{a\\*b\\?\\[c\\]@x.fr}*"
+        );
     }
 
     #[test]

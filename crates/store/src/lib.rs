@@ -14,6 +14,9 @@
 //!   [`Store::journal_append`], [`Store::journal_before`], [`Store::journal_after`].
 //! - Ordered indexes ([`Store::index_add`], [`Store::index_prefix`]): members by prefix,
 //!   in byte order (a sorted set on Redis): the console's account search.
+//! - Maintenance walks ([`Store::purge_tag`], [`Store::scan_kind`]): everything of one
+//!   owner erased (an account deleted with its data), every key of a kind listed (an
+//!   index rebuilt). They walk the keyspace: never on a request path.
 //! - [`StoreError`]: one error type; `Unavailable` means "the store cannot be reached
 //!   right now" and callers map it to HTTP 503. The Redis backend reconnects by itself.
 //!
@@ -53,6 +56,15 @@ impl std::fmt::Debug for StoreOptions {
             .field("tls_root_pem", &self.tls_root_pem.as_ref().map(Vec::len))
             .finish()
     }
+}
+
+/// Where a [`Store::scan_kind`] walk stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanCursor(u64);
+
+impl ScanCursor {
+    /// The beginning of a walk.
+    pub const START: Self = Self(0);
 }
 
 /// How long a value lives.
@@ -408,6 +420,19 @@ impl Store {
         }
     }
 
+    /// Every item of the list at `key` (oldest first), left in place. Empty when absent.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Codec` for an item that does not decode as `T`.
+    pub async fn list<T: DeserializeOwned>(&self, key: &Key) -> Result<Vec<T>, StoreError> {
+        let k = self.render(key);
+        let raw = match &self.backend {
+            Backend::Memory(m) => m.list(&k)?,
+            Backend::Redis(r) => r.list(&k).await?,
+        };
+        raw.iter().map(|b| decode(b)).collect()
+    }
+
     /// Every item of the list at `key` (oldest first), and the list deleted, atomically:
     /// concurrent callers split the items, none is seen twice. Empty when absent.
     ///
@@ -420,6 +445,84 @@ impl Store {
             Backend::Redis(r) => r.take_list(&k).await?,
         };
         raw.iter().map(|b| decode(b)).collect()
+    }
+
+    /// Deletes every key in the slot of `tag` — every kind, every part: all that is
+    /// stored for one owner (an account's record, codes, counters, journals…), including
+    /// keys whose parts the caller cannot know (a throttle window per client address).
+    /// Returns how many keys were deleted. A key written concurrently may survive: call
+    /// it after whatever writes for the owner has been stopped.
+    ///
+    /// On Redis this walks the keyspace (`SCAN … MATCH`, or `CLUSTER GETKEYSINSLOT` on
+    /// the slot's node of a cluster): meant for rare operations (erasing an account),
+    /// never for a request path.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    pub async fn purge_tag(&self, tag: &str) -> Result<u64, StoreError> {
+        self.purge_tags(&[tag]).await
+    }
+
+    /// [`Store::purge_tag`] for several owners at once: one walk of a single Redis
+    /// node's keyspace whatever their number (one slot read each on a cluster).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    pub async fn purge_tags(&self, tags: &[&str]) -> Result<u64, StoreError> {
+        let wanted: std::collections::HashSet<String> =
+            tags.iter().map(|t| key::escaped(t)).collect();
+        if wanted.is_empty() {
+            return Ok(0);
+        }
+        let prefix = self.prefix.clone();
+        let matches =
+            move |k: &str| key::split_rendered(k, &prefix).is_some_and(|(_, t)| wanted.contains(t));
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.purge(matches)),
+            Backend::Redis(r) => {
+                let probes: Vec<String> = tags
+                    .iter()
+                    .map(|t| self.render(&Key::new("probe", t)))
+                    .collect();
+                let pattern = match tags {
+                    [one] => key::tag_pattern(&self.prefix, one),
+                    _ => key::prefix_pattern(&self.prefix),
+                };
+                r.purge(&probes, &pattern, matches).await
+            }
+        }
+    }
+
+    /// One page of the tags of every key of `kind` (unescaped, each once per page):
+    /// start with [`ScanCursor::START`] and go on with the cursor returned until it is
+    /// `None`. A tag may appear in more than one page; a key written during the walk may
+    /// be missed. For maintenance commands (rebuilding an index), never a request path.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    pub async fn scan_kind(
+        &self,
+        kind: &str,
+        cursor: ScanCursor,
+    ) -> Result<(Vec<String>, Option<ScanCursor>), StoreError> {
+        let wanted = key::escaped(kind);
+        let prefix = self.prefix.clone();
+        let tag_of = move |k: &str| {
+            key::split_rendered(k, &prefix)
+                .filter(|(kd, _)| *kd == wanted)
+                .and_then(|(_, t)| key::unescape(t))
+        };
+        let (names, next) = match &self.backend {
+            Backend::Memory(m) => (m.names(|k| tag_of(k).is_some()), None),
+            Backend::Redis(r) => {
+                r.scan(&key::kind_pattern(&self.prefix, kind), cursor.0)
+                    .await?
+            }
+        };
+        let mut tags: Vec<String> = names.iter().filter_map(|k| tag_of(k)).collect();
+        tags.sort_unstable();
+        tags.dedup();
+        Ok((tags, next.map(ScanCursor)))
     }
 
     /// Whether the data survives a restart of the backend: `Some(false)` for the

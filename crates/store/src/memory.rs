@@ -229,11 +229,57 @@ impl MemoryStore {
             .collect()
     }
 
+    pub(crate) fn list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        match self.get(key) {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(StoreError::Codec),
+            None => Ok(Vec::new()),
+        }
+    }
+
     pub(crate) fn take_list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         match self.take(key) {
             Some(bytes) => serde_json::from_slice(&bytes).map_err(StoreError::Codec),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// Deletes every value, journal and index whose name `matches`; how many.
+    pub(crate) fn purge(&self, matches: impl Fn(&str) -> bool) -> u64 {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let mut deleted = 0u64;
+        inner.map.retain(|k, e| {
+            let gone = matches(k);
+            deleted += u64::from(gone && e.live(now));
+            !gone
+        });
+        inner.journals.retain(|k, _| {
+            let gone = matches(k);
+            deleted += u64::from(gone);
+            !gone
+        });
+        inner.indexes.retain(|k, _| {
+            let gone = matches(k);
+            deleted += u64::from(gone);
+            !gone
+        });
+        deleted
+    }
+
+    /// Every live name that `matches`.
+    pub(crate) fn names(&self, matches: impl Fn(&str) -> bool) -> Vec<String> {
+        let now = Instant::now();
+        let inner = self.lock();
+        let values = inner
+            .map
+            .iter()
+            .filter(|(k, e)| e.live(now) && matches(k))
+            .map(|(k, _)| k);
+        let others = inner.journals.keys().chain(inner.indexes.keys());
+        values
+            .chain(others.filter(|k| matches(k)))
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn ttl(&self, key: &str) -> Option<Expiry> {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, Script};
 use tokio::sync::OnceCell;
 
@@ -245,6 +246,11 @@ impl RedisStore {
         self.query(redis::cmd("GETDEL").arg(key)).await
     }
 
+    pub(crate) async fn list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.query(redis::cmd("LRANGE").arg(key).arg(0).arg(-1))
+            .await
+    }
+
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, StoreError> {
         let n: u64 = self.query(redis::cmd("DEL").arg(key)).await?;
         Ok(n > 0)
@@ -441,6 +447,127 @@ impl RedisStore {
             }
             _ => Ok(None),
         }
+    }
+}
+
+/// Keys asked of a node per `SCAN` step.
+const SCAN_COUNT: u64 = 1000;
+/// Slots walked per [`RedisStore::scan`] page on a cluster.
+const SLOTS_PER_PAGE: u64 = 256;
+/// The number of Redis Cluster hash slots.
+const SLOTS: u64 = 16_384;
+/// Upper bound on the keys read from one slot at once (far above what one account or
+/// one slot of a large deployment holds).
+const KEYS_PER_SLOT: u64 = 1_000_000;
+
+impl RedisStore {
+    /// Deletes the keys that match `pattern` and `matches` (each of which shares the
+    /// hash slot of one of the `probes`); how many.
+    pub(crate) async fn purge(
+        &self,
+        probes: &[String],
+        pattern: &str,
+        matches: impl Fn(&str) -> bool,
+    ) -> Result<u64, StoreError> {
+        let names: Vec<String> = match &self.target {
+            Target::Single(_) => {
+                let mut found = Vec::new();
+                let mut cursor = 0u64;
+                loop {
+                    let (next, page) = self.scan_step(pattern, cursor).await?;
+                    found.extend(page);
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+                found
+            }
+            Target::Cluster(_) => {
+                let mut slots = Vec::with_capacity(probes.len());
+                for probe in probes {
+                    let slot: u64 = self
+                        .query(redis::cmd("CLUSTER").arg("KEYSLOT").arg(probe))
+                        .await?;
+                    slots.push(slot);
+                }
+                slots.sort_unstable();
+                slots.dedup();
+                let mut found = Vec::new();
+                for slot in slots {
+                    found.extend(self.keys_in_slot(slot).await?);
+                }
+                found
+            }
+        };
+        let mut doomed: Vec<String> = names.into_iter().filter(|k| matches(k)).collect();
+        doomed.sort_unstable();
+        doomed.dedup();
+        let mut deleted = 0u64;
+        // One DEL per key: keys of different owners may live in different slots.
+        for k in &doomed {
+            let n: u64 = self.query(redis::cmd("DEL").arg(k)).await?;
+            deleted = deleted.saturating_add(n);
+        }
+        Ok(deleted)
+    }
+
+    /// One page of the keys matching `pattern` from `cursor` (0 to start); the next
+    /// cursor, `None` at the end. On a cluster the cursor is the next slot to read.
+    pub(crate) async fn scan(
+        &self,
+        pattern: &str,
+        cursor: u64,
+    ) -> Result<(Vec<String>, Option<u64>), StoreError> {
+        match &self.target {
+            Target::Single(_) => {
+                let (next, keys) = self.scan_step(pattern, cursor).await?;
+                Ok((keys, (next != 0).then_some(next)))
+            }
+            Target::Cluster(_) => {
+                let end = cursor.saturating_add(SLOTS_PER_PAGE).min(SLOTS);
+                let mut keys = Vec::new();
+                for slot in cursor..end {
+                    keys.extend(self.keys_in_slot(slot).await?);
+                }
+                Ok((keys, (end < SLOTS).then_some(end)))
+            }
+        }
+    }
+
+    async fn scan_step(
+        &self,
+        pattern: &str,
+        cursor: u64,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        self.query(
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT),
+        )
+        .await
+    }
+
+    /// Every key of one slot, read on the slot's primary.
+    async fn keys_in_slot(&self, slot: u64) -> Result<Vec<String>, StoreError> {
+        let Target::Cluster(cluster) = &self.target else {
+            return Ok(Vec::new());
+        };
+        let slot16 =
+            u16::try_from(slot).map_err(|_| StoreError::Backend(format!("no hash slot {slot}")))?;
+        let mut cmd = redis::cmd("CLUSTER");
+        cmd.arg("GETKEYSINSLOT").arg(slot).arg(KEYS_PER_SLOT);
+        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(
+            slot16,
+            SlotAddr::Master,
+        )));
+        let mut c = cluster_conn(&cluster.client, &cluster.conn).await?;
+        let value = c.route_command(cmd, route).await.map_err(map_err)?;
+        Vec::<String>::from_redis_value(value)
+            .map_err(|e| StoreError::Backend(format!("CLUSTER GETKEYSINSLOT: {e}")))
     }
 }
 

@@ -219,6 +219,17 @@ async fn capped_lists_keep_the_newest_items_and_are_taken_once(s: Store) {
     );
 }
 
+async fn a_capped_list_reads_without_being_taken(s: Store) {
+    let k = Key::new("list", "read");
+    assert!(s.list::<u32>(&k).await.unwrap().is_empty());
+    for i in 0..5u32 {
+        s.push_capped(&k, &i, 3, Expiry::Never).await.unwrap();
+    }
+    assert_eq!(s.list::<u32>(&k).await.unwrap(), vec![2, 3, 4]);
+    assert_eq!(s.list::<u32>(&k).await.unwrap(), vec![2, 3, 4]);
+    assert_eq!(s.take_list::<u32>(&k).await.unwrap(), vec![2, 3, 4]);
+}
+
 async fn concurrent_pushes_are_all_kept(s: Store) {
     let k = Key::new("list", "b");
     let pushes = (0..32u32).map(|i| {
@@ -359,6 +370,120 @@ async fn indexes_find_members_by_prefix_in_order_and_page(s: Store) {
     );
 }
 
+async fn purge_tag_erases_every_key_of_one_owner_and_nothing_else(s: Store) {
+    let owner = "a*b?[c]@x.fr";
+    let near = ["a*b?[c]@x.fr2", "axb?[c]@x.fr", "other"];
+    let write = |tag: &'static str| {
+        let s = s.clone();
+        async move {
+            s.set(&Key::new("acct", tag), &flow(1), Expiry::Never)
+                .await
+                .unwrap();
+            s.set(
+                &Key::new("code", tag).with("login").with("x:y"),
+                &flow(2),
+                Expiry::After(Duration::from_secs(60)),
+            )
+            .await
+            .unwrap();
+            s.increment(
+                &Key::new("throttle", tag).with("login").with("192.0.2.1"),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+            s.push_capped(&Key::new("list", tag), &1u8, 4, Expiry::Never)
+                .await
+                .unwrap();
+            s.journal_append(&Key::new("journal", tag), &1u8, 10, Duration::from_secs(60))
+                .await
+                .unwrap();
+            s.index_add(&Key::new("index", tag), "m").await.unwrap();
+        }
+    };
+    write(owner).await;
+    for n in near {
+        write(n).await;
+    }
+    let elsewhere = s.with_prefix("elsewhere-purge");
+    elsewhere
+        .set(&Key::new("acct", owner), &flow(1), Expiry::Never)
+        .await
+        .unwrap();
+
+    assert_eq!(s.purge_tag(owner).await.unwrap(), 6);
+    assert_eq!(s.get::<Flow>(&Key::new("acct", owner)).await.unwrap(), None);
+    assert_eq!(
+        s.ttl(&Key::new("throttle", owner).with("login").with("192.0.2.1"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        s.journal_after::<u8>(&Key::new("journal", owner), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.index_prefix(&Key::new("index", owner), "", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for n in near {
+        assert_eq!(
+            s.get(&Key::new("acct", n)).await.unwrap(),
+            Some(flow(1)),
+            "{n}"
+        );
+        assert_eq!(
+            s.index_prefix(&Key::new("index", n), "", None, 10)
+                .await
+                .unwrap(),
+            vec!["m"]
+        );
+    }
+    assert_eq!(
+        elsewhere.get(&Key::new("acct", owner)).await.unwrap(),
+        Some(flow(1))
+    );
+    assert_eq!(s.purge_tag(owner).await.unwrap(), 0);
+    elsewhere.purge_tag(owner).await.unwrap();
+}
+
+async fn scan_kind_walks_every_tag_of_a_kind_page_by_page(s: Store) {
+    let mut expected = std::collections::BTreeSet::new();
+    for i in 0..1200u32 {
+        let tag = format!("user{i}:{{x}}@b.fr");
+        s.set(&Key::new("acct", &tag), &i, Expiry::Never)
+            .await
+            .unwrap();
+        expected.insert(tag);
+    }
+    s.set(&Key::new("acct-other", "user1@b.fr"), &1u8, Expiry::Never)
+        .await
+        .unwrap();
+    s.set(
+        &Key::new("code", "user2@b.fr").with("acct"),
+        &1u8,
+        Expiry::Never,
+    )
+    .await
+    .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = Some(passerelle_store::ScanCursor::START);
+    let mut pages = 0;
+    while let Some(c) = cursor {
+        let (tags, next) = s.scan_kind("acct", c).await.unwrap();
+        seen.extend(tags);
+        cursor = next;
+        pages += 1;
+        assert!(pages < 100_000, "the walk ends");
+    }
+    assert_eq!(seen, expected);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -406,10 +531,13 @@ contract!(
     prefixes_keep_namespaces_apart,
     capped_lists_keep_the_newest_items_and_are_taken_once,
     concurrent_pushes_are_all_kept,
+    a_capped_list_reads_without_being_taken,
     journals_page_both_ways_and_keep_only_the_newest_within_the_cap,
     journals_drop_entries_past_their_retention,
     concurrent_journal_appends_are_all_kept_with_distinct_ids,
     indexes_find_members_by_prefix_in_order_and_page,
+    purge_tag_erases_every_key_of_one_owner_and_nothing_else,
+    scan_kind_walks_every_tag_of_a_kind_page_by_page,
 );
 
 #[test]

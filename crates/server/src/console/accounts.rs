@@ -1,6 +1,8 @@
 //! Console: an account, found by its address, and what support may do to it — re-send
 //! the activation or reset link, disable / enable, unlink the university identity, sign
-//! out everywhere. Each change needs a confirmation and a reason, a recent second
+//! out everywhere, delete with the owner's data. Accounts are found by address (exact,
+//! or the addresses starting with what was typed) or by their linked institution. Each
+//! change needs a confirmation and a reason, a recent second
 //! factor, and is written to the audit log before the page says it is done. The page
 //! shows how the account was created and proved, never a secret.
 
@@ -35,15 +37,18 @@ pub(crate) enum Change {
     Unlink,
     /// Every session ends (and the apps get back-channel logout).
     SignOut,
+    /// The account and its owner's data are erased (RGPD article 17).
+    Delete,
 }
 
 impl Change {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Resend,
         Self::Disable,
         Self::Enable,
         Self::Unlink,
         Self::SignOut,
+        Self::Delete,
     ];
 
     fn as_str(self) -> &'static str {
@@ -53,6 +58,7 @@ impl Change {
             Self::Enable => "enable",
             Self::Unlink => "unlink",
             Self::SignOut => "sign_out",
+            Self::Delete => "delete",
         }
     }
 
@@ -72,7 +78,7 @@ impl Change {
             Self::Disable => a.status != AccountStatus::Disabled,
             Self::Enable => a.status == AccountStatus::Disabled,
             Self::Unlink => a.federated.is_some(),
-            Self::SignOut => true,
+            Self::SignOut | Self::Delete => true,
         }
     }
 }
@@ -106,9 +112,16 @@ struct AccountPage<'a> {
     notice: Option<String>,
     error: Option<String>,
     searched: bool,
-    /// Addresses starting with the query, when it names no account exactly.
+    /// Addresses starting with the query, when it names no account exactly, or the
+    /// accounts linked to an institution.
     matches: Vec<(String, String)>,
+    /// What the list of matches is.
+    matches_title: String,
     more: Option<String>,
+    /// The institution searched for (by name or entityID).
+    institution: String,
+    /// Institutions matching it: (link to their accounts, name).
+    idps: Vec<(String, String)>,
 }
 
 fn ts(t: Option<passerelle_local_auth::Timestamp>) -> String {
@@ -229,7 +242,10 @@ async fn render(
             error,
             searched: !query.is_empty(),
             matches: Vec::new(),
+            matches_title: String::new(),
             more: None,
+            institution: String::new(),
+            idps: Vec::new(),
         },
     )
 }
@@ -257,6 +273,9 @@ pub(crate) async fn find(
         let Some(who) = staff(cx)? else {
             return Ok(see_other("/console"));
         };
+        if !fields.get("idp").is_empty() || !fields.get("institution").trim().is_empty() {
+            return by_institution(cx, &fields).await;
+        }
         let query: String = fields.get("email").trim().chars().take(320).collect();
         let account = match Email::parse(&query) {
             Ok(e) => cx.app.local.account(&e).await.map_err(Fail::local)?,
@@ -302,10 +321,94 @@ pub(crate) async fn find(
                 error: None,
                 searched: found.is_empty(),
                 matches: found.iter().map(|a| (account_href(a), a.clone())).collect(),
+                matches_title: cx.t.get("console.matches").to_owned(),
                 more,
+                institution: String::new(),
+                idps: Vec::new(),
             },
         )
     })
+}
+
+/// Institutions whose name matches, listed to pick one.
+const INSTITUTIONS: usize = 20;
+
+/// `GET /console/accounts?institution=TEXT` (the institutions whose name or entityID
+/// matches) or `?idp=ENTITY_ID` (the accounts linked to it, `&after=` pages on).
+async fn by_institution(cx: &mut Cx, fields: &Fields) -> Result<Response, Fail> {
+    let snapshot = cx.app.federation.snapshot();
+    let lang = cx.t.tag();
+    let typed: String = fields.get("institution").trim().chars().take(200).collect();
+    let chosen = fields.get("idp");
+    let chosen = if chosen.is_empty() {
+        typed.as_str()
+    } else {
+        chosen
+    };
+    let l = cx.layout("console.account_title");
+    let page = |matches, matches_title, more, idps, searched| AccountPage {
+        l: &l,
+        query: String::new(),
+        facts: Vec::new(),
+        sign_ins: Vec::new(),
+        email: None,
+        choices: Vec::new(),
+        notice: None,
+        error: None,
+        searched,
+        matches,
+        matches_title,
+        more,
+        institution: typed.clone(),
+        idps,
+    };
+    // An entityID, typed or picked: the accounts linked to it. An institution that left
+    // the federation is still named by its entityID: its accounts stay findable.
+    let known = snapshot.idp(chosen).map(|i| i.name(lang).to_owned());
+    if known.is_some() || !fields.get("idp").is_empty() {
+        let after = Some(fields.get("after")).filter(|a| !a.is_empty());
+        let found = cx
+            .app
+            .local
+            .accounts_linked_to(chosen, after, MATCHES)
+            .await
+            .map_err(Fail::local)?;
+        let more = (found.len() == MATCHES).then(|| {
+            let q: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("idp", chosen)
+                .append_pair("after", found.last().map_or("", String::as_str))
+                .finish();
+            format!("/console/accounts?{q}")
+        });
+        let title = cx.t.fill(
+            "console.linked_to",
+            &[("institution", known.as_deref().unwrap_or(chosen))],
+        );
+        let empty = found.is_empty();
+        let matches = found.iter().map(|a| (account_href(a), a.clone())).collect();
+        return crate::web::page::html(
+            StatusCode::OK,
+            &page(matches, title, more, Vec::new(), empty),
+        );
+    }
+    let found = snapshot
+        .directory
+        .search_page(&typed, lang, 0, INSTITUTIONS);
+    let idps = found
+        .items
+        .iter()
+        .map(|i| {
+            let q: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("idp", i.entity_id.as_str())
+                .finish();
+            (format!("/console/accounts?{q}"), i.name.clone())
+        })
+        .collect::<Vec<_>>();
+    let none = idps.is_empty();
+    crate::web::page::html(
+        StatusCode::OK,
+        &page(Vec::new(), String::new(), None, idps, none),
+    )
 }
 
 /// `POST /console/accounts/change`: one change, confirmed, with a reason.
@@ -438,6 +541,10 @@ async fn apply(
         Change::SignOut => {
             let n = sign_out_everywhere(cx, email).await?;
             (Action::SignedOutEverywhere, format!("sessions={n}"))
+        }
+        Change::Delete => {
+            let erased = crate::journey::delete::erase_account(&cx.app, email).await?;
+            (Action::AccountDeleted, erased.detail())
         }
     };
     audit(

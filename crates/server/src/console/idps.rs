@@ -32,6 +32,8 @@ struct Detail {
     categories: Vec<String>,
     /// The last answers refused from it: when, why.
     refusals: Vec<(String, String)>,
+    /// The accounts linked to it (console accounts page).
+    accounts: String,
 }
 
 #[derive(Template)]
@@ -106,6 +108,12 @@ pub(crate) async fn page(
                 .collect(),
             categories: idp.entity_categories.clone(),
             refusals: refused,
+            accounts: {
+                let q: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("idp", idp.entity_id.as_str())
+                    .finish();
+                format!("/console/accounts?{q}")
+            },
         });
         let q: String = fields.get("q").trim().chars().take(100).collect();
         let page = fields

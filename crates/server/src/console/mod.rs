@@ -343,6 +343,7 @@ pub(crate) async fn verify(
                 // A staff session never carries app sign-ins: the apps this browser
                 // session signed in to are signed out (back-channel logout), and the
                 // session gets a new id and a new sign-in id.
+                cx.app.sessions.rotate(&mut cx.session, cx.now).await?;
                 if let Some(old) = cx.session.record.user.as_ref().map(|u| u.sid.clone()) {
                     cx.app.oidc.logout_session(&old).await?;
                     let sid = crate::web::session::random_id()?;
@@ -351,7 +352,6 @@ pub(crate) async fn verify(
                         user.sid = sid;
                     }
                 }
-                cx.app.sessions.rotate(&mut cx.session, cx.now).await?;
                 cx.session.record.console = Some(Grant {
                     email: email.as_str().to_owned(),
                     verified_at: cx.now,

@@ -58,6 +58,13 @@ pub(crate) struct Vouched {
     principal_name: Option<String>,
 }
 
+impl Vouched {
+    /// The address the university asserted, if any.
+    pub(crate) fn mail(&self) -> Option<&str> {
+        self.mail.as_deref()
+    }
+}
+
 impl From<Identity> for Vouched {
     fn from(i: Identity) -> Self {
         Self {

@@ -15,6 +15,7 @@
 
 pub(crate) mod account;
 pub(crate) mod activation;
+pub(crate) mod delete;
 pub(crate) mod discovery;
 pub(crate) mod hints;
 pub(crate) mod links;
@@ -127,20 +128,14 @@ pub(crate) async fn pending_app(cx: &Cx) -> Option<String> {
 /// Signs `account` in by `amr` and continues: the waiting app gets its code, or the
 /// user lands on the account page.
 pub(crate) async fn signed_in(cx: &mut Cx, account: &Account, amr: Amr) -> Result<Response, Fail> {
-    let sid = random_id()?;
-    let generation = cx
-        .app
-        .sessions
-        .remember_sign_in(&account.email.key(), &sid)
-        .await?;
     let user = SignedIn {
         email: account.email.as_str().to_owned(),
         auth_time: cx.now,
         amr: vec![amr],
-        sid,
-        generation,
+        sid: random_id()?,
+        generation: 0,
     };
-    cx.sign_in(user).await?;
+    cx.sign_in(user, &account.email.key()).await?;
     cx.app.metrics.login(amr.as_str(), "success");
     // The account's activity (its owner and support see it); a failure to record it
     // never stops the sign-in.

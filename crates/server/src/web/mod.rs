@@ -374,6 +374,11 @@ pub(crate) fn router(app: App) -> Router {
         .route("/account/password", post(journey::account::change_password))
         .route("/account/data", get(journey::account::data))
         .route(
+            "/account/delete",
+            get(journey::delete::page).post(journey::delete::delete),
+        )
+        .route("/account/delete/code", post(journey::delete::send_code))
+        .route(
             "/account/logout-everywhere",
             post(journey::account::logout_everywhere),
         )

@@ -351,11 +351,22 @@ impl Cx {
         })
     }
 
-    /// Signs `user` in: a new session id (no fixation), the user recorded.
-    pub(crate) async fn sign_in(&mut self, user: SignedIn) -> Result<(), Fail> {
+    /// Signs `user` in: a new session id (no fixation), the sign-in remembered with the
+    /// account (its `sid`, for « se déconnecter partout »), the user recorded with the
+    /// account's sign-out generation.
+    pub(crate) async fn sign_in(
+        &mut self,
+        mut user: SignedIn,
+        email_key: &str,
+    ) -> Result<(), Fail> {
         self.app
             .sessions
             .rotate(&mut self.session, self.now)
+            .await?;
+        user.generation = self
+            .app
+            .sessions
+            .remember_sign_in(email_key, &user.sid)
             .await?;
         self.session.record.user = Some(user);
         Ok(())

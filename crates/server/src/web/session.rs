@@ -74,6 +74,28 @@ pub(crate) struct Record {
 }
 
 impl Record {
+    /// The addresses (their keys) the record names: typed, signed in, of a link being
+    /// used, asserted by a university. Its store name is listed under each, so that
+    /// erasing an account reaches every session record naming it.
+    fn addresses(&self) -> Vec<String> {
+        let mut out: Vec<String> = [
+            self.email.as_deref(),
+            self.user.as_ref().map(|u| u.email.as_str()),
+            self.grant.as_ref().map(|g| g.email().as_str()),
+            self.asserted
+                .as_ref()
+                .and_then(crate::journey::activation::Vouched::mail),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|a| passerelle_local_auth::Email::parse(a).ok())
+        .map(|e| e.key())
+        .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Whether the record holds anything a later step needs (else nothing is stored).
     fn holds_state(&self) -> bool {
         self.user.is_some()
@@ -104,6 +126,8 @@ pub(crate) struct Session {
     stored: bool,
     /// Already counted against its address's allowance of new stored journeys.
     admitted: bool,
+    /// The addresses (keys) this id is already listed under ([`Record::addresses`]).
+    noted: Vec<String>,
 }
 
 /// Lifetimes of sessions.
@@ -134,9 +158,13 @@ pub(crate) struct Sessions {
     lifetimes: Lifetimes,
 }
 
+/// The store name of a session id: its SHA-256 (a store dump holds no usable id).
+fn digest(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(id.as_bytes()))
+}
+
 fn key(id: &str) -> Key {
-    let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(id.as_bytes()));
-    Key::new("web-session", &digest)
+    Key::new("web-session", &digest(id))
 }
 
 /// 256 random bits, URL-safe.
@@ -176,6 +204,7 @@ fn unstored(id: String, now: i64, fresh: bool) -> Session {
         fresh,
         stored: false,
         admitted: false,
+        noted: Vec::new(),
     }
 }
 
@@ -195,6 +224,7 @@ impl Session {
             fresh: false,
             stored: false,
             admitted: false,
+            noted: Vec::new(),
         }
     }
 }
@@ -222,6 +252,7 @@ impl Sessions {
             if age <= limit {
                 return Ok(Session {
                     id: id.to_owned(),
+                    noted: record.addresses(),
                     record,
                     fresh: false,
                     stored: true,
@@ -284,6 +315,7 @@ impl Sessions {
                 .set(&key(&s.id), &s.record, Expiry::After(ttl))
                 .await?;
             s.stored = true;
+            self.note_addresses(s).await?;
         }
         if !s.fresh {
             return Ok(None);
@@ -305,6 +337,7 @@ impl Sessions {
         s.record.created_at = now;
         s.fresh = true;
         s.stored = false;
+        s.noted.clear();
         Ok(())
     }
 
@@ -326,7 +359,7 @@ impl Sessions {
     }
 }
 
-/// The sign-in sessions of one account, for « se déconnecter partout ».
+/// The sign-in sessions of one account, for « se déconnecter partout » and erasure.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct UserSessions {
     /// `sid`s of recent sign-ins (the newest last, at most [`MAX_SIDS`]).
@@ -342,6 +375,16 @@ pub(crate) const MAX_SIDS: usize = 32;
 pub(crate) fn user_key(email_key: &str) -> Key {
     Key::new("user-sessions", email_key)
 }
+
+/// The browser sessions (store names: id digests, never ids) whose record named an
+/// address, in that address's slot: erasing the account deletes those records.
+fn browsers_key(email_key: &str) -> Key {
+    Key::new("user-browsers", email_key)
+}
+
+/// The most browser sessions remembered per address (older ones have expired by then:
+/// the list lives as long as the longest session).
+const MAX_BROWSERS: usize = 64;
 
 impl Sessions {
     async fn user_sessions(&self, key: &Key) -> Result<UserSessions, StoreError> {
@@ -386,6 +429,41 @@ impl Sessions {
         self.store
             .set(&key, &next, Expiry::After(self.lifetimes.absolute))
             .await?;
+        Ok(record.sids)
+    }
+
+    /// Lists the stored session under each address its record names that it is not
+    /// listed under yet (an address typed, a sign-in, a rotation): one atomic append
+    /// per new address, nothing on most requests.
+    async fn note_addresses(&self, s: &mut Session) -> Result<(), StoreError> {
+        for address in s.record.addresses() {
+            if s.noted.contains(&address) {
+                continue;
+            }
+            self.store
+                .push_capped(
+                    &browsers_key(&address),
+                    &digest(&s.id),
+                    MAX_BROWSERS,
+                    Expiry::After(self.lifetimes.absolute.max(self.lifetimes.idle)),
+                )
+                .await?;
+            s.noted.push(address);
+        }
+        Ok(())
+    }
+
+    /// Ends every sign-in of `email_key` for good (the account is being erased): the
+    /// browser session records that were signed in to it are deleted — they name the
+    /// address. Returns the `sid`s, for the apps' logout. The list itself stays (the
+    /// account's erasure removes it with the rest of its slot), so a retry after a
+    /// failure still finds the `sid`s.
+    pub(crate) async fn end_browsers(&self, email_key: &str) -> Result<Vec<String>, StoreError> {
+        let record = self.user_sessions(&user_key(email_key)).await?;
+        let browsers: Vec<String> = self.store.list(&browsers_key(email_key)).await?;
+        for browser in &browsers {
+            self.store.delete(&Key::new("web-session", browser)).await?;
+        }
         Ok(record.sids)
     }
 
