@@ -149,3 +149,57 @@ pub async fn active_by_invitation(
     );
     mails + 1
 }
+
+/// Signs `email` in with `password` in a new browser (on the account page).
+pub async fn signed_in(d: &crate::deploy::Deployment, email: &str, password: &str) -> Browser {
+    let mut b = Browser::new(&d.public_url);
+    let portal = b.get("/login").await;
+    let pw = b
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", email)],
+        )
+        .await;
+    let done = b
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", password)],
+        )
+        .await;
+    ok(&done, 200, "Gérer votre compte");
+    b
+}
+
+/// Through the console's second factor (a wrong code first) as the signed-in staff
+/// member of `b`; `mails` is how many mails the sink held before. Returns the count
+/// after.
+pub async fn console_second_factor(
+    d: &crate::deploy::Deployment,
+    b: &mut Browser,
+    mails: usize,
+) -> usize {
+    let factor = b.get("/console").await;
+    ok(&factor, 200, "confirmez que c'est vous");
+    let sent = b
+        .post("/console/code", &[("csrf", &factor.field("csrf"))])
+        .await;
+    ok(&sent, 200, "Code à 6 chiffres");
+    let (_, text) = crate::smtp_mail(&d.smtp, mails).await;
+    let code = crate::code_in(&text).expect("a code");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = b
+        .post(
+            "/console/verify",
+            &[("csrf", &sent.field("csrf")), ("code", wrong)],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    let home = b
+        .post(
+            "/console/verify",
+            &[("csrf", &refused.field("csrf")), ("code", &code)],
+        )
+        .await;
+    ok(&home, 200, "Trouver un compte");
+    mails + 1
+}

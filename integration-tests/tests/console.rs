@@ -17,8 +17,8 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use passerelle_integration_tests::deploy::{Deployment, USER};
-use passerelle_integration_tests::flows::{activate, active_by_invitation, ok, set_password};
-use passerelle_integration_tests::{Browser, cli, code_in, link_in, smtp_mail};
+use passerelle_integration_tests::flows::{self, activate, active_by_invitation, ok, set_password};
+use passerelle_integration_tests::{Browser, cli, link_in, smtp_mail};
 
 const AGENT: &str = "agent.support@uness.test";
 const AUDITOR: &str = "auditrice@uness.test";
@@ -36,50 +36,11 @@ async fn active(d: &Deployment, email: &str, mails: usize) -> usize {
 
 /// Signs `email` in with the password in a new browser.
 async fn signed_in(d: &Deployment, email: &str) -> Browser {
-    let mut b = Browser::new(&d.public_url);
-    let portal = b.get("/login").await;
-    let pw = b
-        .post(
-            "/login",
-            &[("csrf", &portal.field("csrf")), ("email", email)],
-        )
-        .await;
-    let done = b
-        .post(
-            "/login/password",
-            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
-        )
-        .await;
-    ok(&done, 200, "Gérer votre compte");
-    b
+    flows::signed_in(d, email, PASSWORD).await
 }
 
-/// Through the console's second factor (a wrong code first); returns the mail count.
 async fn second_factor(d: &Deployment, b: &mut Browser, mails: usize) -> usize {
-    let factor = b.get("/console").await;
-    ok(&factor, 200, "confirmez que c'est vous");
-    let sent = b
-        .post("/console/code", &[("csrf", &factor.field("csrf"))])
-        .await;
-    ok(&sent, 200, "Code à 6 chiffres");
-    let (_, text) = smtp_mail(&d.smtp, mails).await;
-    let code = code_in(&text).unwrap();
-    let wrong = if code == "000000" { "111111" } else { "000000" };
-    let refused = b
-        .post(
-            "/console/verify",
-            &[("csrf", &sent.field("csrf")), ("code", wrong)],
-        )
-        .await;
-    assert_eq!(refused.status, 422);
-    let home = b
-        .post(
-            "/console/verify",
-            &[("csrf", &refused.field("csrf")), ("code", &code)],
-        )
-        .await;
-    ok(&home, 200, "Trouver un compte");
-    mails + 1
+    flows::console_second_factor(d, b, mails).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
