@@ -293,6 +293,13 @@ async fn newcomer_journey(javascript: bool) {
         .unwrap();
     d.wait_for_text(EMAIL).await;
     d.audit().await;
+    // Deleting the account: what it does, and the code that would confirm it.
+    d.click("#delete-link").await;
+    d.wait_for_text("Supprimer votre compte").await;
+    d.audit().await;
+    d.click("form[action='/account/delete/code'] button").await;
+    d.wait_for_text("Code à 6 chiffres").await;
+    d.audit().await;
     d.client
         .goto(&format!("{}/demo/outbox", server.url))
         .await
@@ -711,6 +718,15 @@ async fn the_console_in_chromium_passes_axe_and_an_auditor_without_javascript_on
     admin.audit().await;
     admin.click("#idps a").await;
     admin.wait_for_text("univ-test.fr").await;
+    admin.audit().await;
+    admin.click("#linked-accounts").await;
+    admin
+        .wait_for_text("Comptes liés à Université de Test")
+        .await;
+    admin.audit().await;
+    admin.fill("#institution-q", "test").await;
+    admin.click("#find-institution button").await;
+    admin.wait_for_text("Établissements correspondants").await;
     admin.audit().await;
 
     // The auditor, without JavaScript: the log, and an account page with no action.

@@ -266,6 +266,15 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         .post_once("/saml/acs", &[("SAMLResponse", &forged)])
         .await;
     assert_eq!(refused.status, 400);
+    // The service page lists it with the federation's other refusals, naming the IdP.
+    let service = auditor.get("/console/service").await;
+    let overall = service
+        .body
+        .split("id=\"refusals\"")
+        .nth(1)
+        .expect("the federation-wide refusals");
+    assert!(overall.contains("Université de Test"), "{overall}");
+    assert!(overall.contains("/console/idps?id="), "{overall}");
     // The federation's IdPs: searched, then one IdP's page with its key's expiry.
     let idps = auditor.get("/console/idps?q=test").await;
     ok(&idps, 200, "Université de Test");

@@ -1,8 +1,8 @@
 //! The federation's trust rules on the real binary (`serve`, real Redis, a signed feed
 //! file): a feed smuggling an IdP through its encoding declaration is refused by the
 //! refresh and never offered; an older, correctly signed feed never replaces the newer
-//! one, across a restart; both refusals are named by `/readyz` and counted in
-//! `/metrics`, while the last good data keeps serving.
+//! one, across a restart; both refusals are named by `/readyz`, counted in `/metrics`
+//! and written to the audit log (`feed_dropped`), while the last good data keeps serving.
 
 #![allow(
     clippy::unwrap_used,
@@ -109,6 +109,19 @@ async fn serve_refuses_a_utf7_smuggled_feed_and_an_older_feed_and_keeps_serving_
     // The IdP of the good feed is still offered.
     let found = b.get_once("/institutions?q=test").await;
     assert!(found.body.contains("univ-test.fr"), "{}", found.body);
+    // Both refusals are in the audit log, by the system, with their reason.
+    let config = d.config.display().to_string();
+    let (done, export, err) =
+        passerelle_integration_tests::cli(&["audit", "export", "--config", &config]);
+    assert!(done, "{err}");
+    for reason in ["encoding", "rollback"] {
+        let line = export
+            .lines()
+            .find(|l| l.contains("\"feed_dropped\"") && l.contains(&format!("\"{reason}\"")))
+            .unwrap_or_else(|| panic!("no feed_dropped record for {reason}: {export}"));
+        assert!(line.contains("\"kind\":\"system\""), "{line}");
+        assert!(line.contains("\"subject\":\"it\""), "{line}");
+    }
 }
 
 fn url_encode(s: &str) -> String {

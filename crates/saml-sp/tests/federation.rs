@@ -14,7 +14,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use passerelle_saml_sp::federation::{Federation, FeedFailure, Location, Source};
+use passerelle_saml_sp::federation::{
+    Federation, FeedEvent, FeedEventKind, FeedFailure, Location, Source,
+};
 use passerelle_saml_sp::fetch::Fetcher;
 use passerelle_saml_sp::metadata::writer::{SignatureAlgorithm, sign_aggregate};
 use passerelle_saml_sp::metadata::{ParseOptions, PinnedCerts, parse};
@@ -103,6 +105,7 @@ async fn feeds_merge_in_order_and_a_failed_refresh_keeps_the_last_good_data_unti
     )
     .unwrap();
     assert!(fed.snapshot().idps.is_empty());
+    let mut events = fed.events();
 
     let statuses = fed.refresh(at("2026-11-28T00:00:00Z")).await;
     let snap = fed.snapshot();
@@ -146,6 +149,14 @@ async fn feeds_merge_in_order_and_a_failed_refresh_keeps_the_last_good_data_unti
     );
     // The reader who held the old snapshot still sees it whole.
     assert_eq!(snap.idps.len(), 4);
+    // The refusal is an event (the audit log's), once: not again on every retry.
+    let refused = FeedEvent {
+        feed: "renater".into(),
+        kind: FeedEventKind::Refused(FeedFailure::Signature),
+    };
+    assert_eq!(events.try_recv().unwrap(), refused);
+    fed.refresh(at("2026-11-30T00:00:00Z")).await;
+    assert!(events.try_recv().is_err(), "a lasting refusal is one event");
 
     // Past Renater's validUntil, its data is dropped loudly; eduGAIN's stays, and now
     // contributes the entity Renater no longer does.
@@ -154,6 +165,14 @@ async fn feeds_merge_in_order_and_a_failed_refresh_keeps_the_last_good_data_unti
         statuses[0].error.as_deref().unwrap().contains("dropped"),
         "{statuses:?}"
     );
+    assert_eq!(
+        events.try_recv().unwrap(),
+        FeedEvent {
+            feed: "renater".into(),
+            kind: FeedEventKind::Expired,
+        }
+    );
+    assert!(events.try_recv().is_err());
     let late = fed.snapshot();
     assert!(late.idp("https://idp.unilim.fr/idp").is_none());
     assert_eq!(late.idps.len(), 2);

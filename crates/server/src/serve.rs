@@ -358,6 +358,37 @@ fn log_up(config: &Config, scheme: &str, empty_feeds: &str) {
     }
 }
 
+/// Writes each feed event (a copy refused, data dropped at its validUntil) to the audit
+/// log as `feed_dropped` by the system; a record that cannot be kept is logged.
+fn record_feed_events(
+    mut events: tokio::sync::broadcast::Receiver<passerelle_saml_sp::federation::FeedEvent>,
+    audit: passerelle_audit::AuditLog,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(e) => e,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "feed events not audited: too many at once");
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            };
+            let record = passerelle_audit::Record::now(
+                passerelle_audit::Actor::System,
+                "refresher",
+                passerelle_audit::Action::FeedDropped,
+            )
+            .on(&event.feed)
+            .detail(event.kind.as_str());
+            if let Err(e) = audit.record(record).await {
+                tracing::warn!(feed = %event.feed, error = %e, "feed event not audited");
+            }
+        }
+    });
+}
+
 /// Builds the application from a checked configuration.
 pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
     let public = config.public_url.trim_end_matches('/').to_owned();
@@ -366,6 +397,8 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
     let local = local_auth(config, &store, &secret)?;
     let sp = service_provider(config)?;
     let federation = Arc::new(federation(config)?);
+    let audit = crate::cli_audit::log(config, &store);
+    record_feed_events(federation.events(), audit.clone());
     let now = OffsetDateTime::now_utc();
     federation.start_from_cache(now).await;
     for status in federation.refresh(now).await {
@@ -381,7 +414,6 @@ pub(crate) async fn build(config: &Config) -> anyhow::Result<App> {
         .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
     let console = crate::console::Console::load(&config.console)
         .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
-    let audit = crate::cli_audit::log(config, &store);
     let s = &config.sessions;
     Ok(App::new(Inner {
         sessions: Sessions::new(

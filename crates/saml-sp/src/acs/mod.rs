@@ -230,6 +230,7 @@ pub async fn consume(
             let refusal = refusals::Refusal {
                 at: now.format(&Rfc3339).unwrap_or_default(),
                 reason: r.as_str().to_owned(),
+                idp: None,
             };
             if let Err(e) = refusals::record(store, idp, &refusal).await {
                 tracing::warn!(error = %e, "ACS refusal not recorded for support");

@@ -115,8 +115,10 @@ struct AccountPage<'a> {
     /// Addresses starting with the query, when it names no account exactly, or the
     /// accounts linked to an institution.
     matches: Vec<(String, String)>,
-    /// What the list of matches is.
+    /// What the list of matches is (empty: no heading).
     matches_title: String,
+    /// What to say when the search found nothing.
+    none_text: String,
     more: Option<String>,
     /// The institution searched for (by name or entityID).
     institution: String,
@@ -243,6 +245,7 @@ async fn render(
             searched: !query.is_empty(),
             matches: Vec::new(),
             matches_title: String::new(),
+            none_text: cx.t.get("console.no_account").to_owned(),
             more: None,
             institution: String::new(),
             idps: Vec::new(),
@@ -321,7 +324,12 @@ pub(crate) async fn find(
                 error: None,
                 searched: found.is_empty(),
                 matches: found.iter().map(|a| (account_href(a), a.clone())).collect(),
-                matches_title: cx.t.get("console.matches").to_owned(),
+                matches_title: if found.is_empty() {
+                    String::new()
+                } else {
+                    cx.t.get("console.matches").to_owned()
+                },
+                none_text: cx.t.get("console.no_account").to_owned(),
                 more,
                 institution: String::new(),
                 idps: Vec::new(),
@@ -346,7 +354,7 @@ async fn by_institution(cx: &mut Cx, fields: &Fields) -> Result<Response, Fail> 
         chosen
     };
     let l = cx.layout("console.account_title");
-    let page = |matches, matches_title, more, idps, searched| AccountPage {
+    let page = |matches, matches_title, none_text, more, idps, searched| AccountPage {
         l: &l,
         query: String::new(),
         facts: Vec::new(),
@@ -358,6 +366,7 @@ async fn by_institution(cx: &mut Cx, fields: &Fields) -> Result<Response, Fail> 
         searched,
         matches,
         matches_title,
+        none_text,
         more,
         institution: typed.clone(),
         idps,
@@ -388,7 +397,14 @@ async fn by_institution(cx: &mut Cx, fields: &Fields) -> Result<Response, Fail> 
         let matches = found.iter().map(|a| (account_href(a), a.clone())).collect();
         return crate::web::page::html(
             StatusCode::OK,
-            &page(matches, title, more, Vec::new(), empty),
+            &page(
+                matches,
+                title,
+                cx.t.get("console.no_linked").to_owned(),
+                more,
+                Vec::new(),
+                empty,
+            ),
         );
     }
     let found = snapshot
@@ -407,7 +423,14 @@ async fn by_institution(cx: &mut Cx, fields: &Fields) -> Result<Response, Fail> 
     let none = idps.is_empty();
     crate::web::page::html(
         StatusCode::OK,
-        &page(Vec::new(), String::new(), None, idps, none),
+        &page(
+            Vec::new(),
+            String::new(),
+            cx.t.get("console.no_institution").to_owned(),
+            None,
+            idps,
+            none,
+        ),
     )
 }
 

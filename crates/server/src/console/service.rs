@@ -58,9 +58,44 @@ struct ServicePage<'a> {
     apps: Vec<AppRow>,
     keys: Vec<KeyRow>,
     feeds: Vec<FeedRow>,
+    /// The last answers refused across the federation: when, IdP (link, name), why.
+    refusals: Vec<RefusalRow>,
     admin: bool,
     notice: Option<String>,
     error: Option<String>,
+}
+
+struct RefusalRow {
+    at: String,
+    href: String,
+    idp: String,
+    reason: String,
+}
+
+/// The last refused answers across the federation, each with its IdP's name.
+async fn refusals(cx: &Cx) -> Result<Vec<RefusalRow>, Fail> {
+    let snapshot = cx.app.federation.snapshot();
+    let lang = cx.t.tag();
+    Ok(
+        passerelle_saml_sp::acs::refusals::recent_overall(&cx.app.store, 30)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let entity = r.idp.unwrap_or_default();
+                let q: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("id", &entity)
+                    .finish();
+                RefusalRow {
+                    at: r.at,
+                    href: format!("/console/idps?{q}"),
+                    idp: snapshot
+                        .idp(&entity)
+                        .map_or_else(|| entity.clone(), |i| i.name(lang).to_owned()),
+                    reason: r.reason,
+                }
+            })
+            .collect(),
+    )
 }
 
 fn unix(t: i64) -> String {
@@ -164,7 +199,7 @@ fn rows(cx: &Cx) -> (Vec<AppRow>, Vec<KeyRow>, Vec<FeedRow>) {
     (apps, keys, feeds)
 }
 
-fn render(
+async fn render(
     cx: &Cx,
     who: &Staff,
     status: StatusCode,
@@ -172,6 +207,7 @@ fn render(
     error: Option<String>,
 ) -> Result<Response, Fail> {
     let (apps, keys, feeds) = rows(cx);
+    let refusals = refusals(cx).await?;
     let l = cx.layout("console.service_title");
     crate::web::page::html(
         status,
@@ -180,6 +216,7 @@ fn render(
             apps,
             keys,
             feeds,
+            refusals,
             admin: who.role == Role::Admin,
             notice,
             error,
@@ -200,7 +237,7 @@ pub(crate) async fn page(
         if !who.role.audits() {
             return Err(hidden());
         }
-        render(cx, &who, StatusCode::OK, None, None)
+        render(cx, &who, StatusCode::OK, None, None).await
     })
 }
 
@@ -224,11 +261,11 @@ pub(crate) async fn rotate(
         let reason: String = fields.get("reason").trim().chars().take(500).collect();
         let Some(alg) = SigningAlg::parse(fields.get("alg")) else {
             let msg = cx.t.get("console.pick_change").to_owned();
-            return render(cx, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg));
+            return render(cx, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await;
         };
         if reason.is_empty() || fields.get("confirm") != "1" {
             let msg = cx.t.get("console.reason_needed").to_owned();
-            return render(cx, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg));
+            return render(cx, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await;
         }
         if cx.now.saturating_sub(who.verified_at) > super::REAUTH_SECS {
             cx.session.record.console = None;
@@ -251,6 +288,6 @@ pub(crate) async fn rotate(
         )
         .await?;
         let msg = cx.t.fill("console.rotated", &[("kid", &kid)]);
-        render(cx, &who, StatusCode::OK, Some(msg), None)
+        render(cx, &who, StatusCode::OK, Some(msg), None).await
     })
 }

@@ -37,6 +37,14 @@ use crate::logo::{self, Image, LogoCache, LogoFetcher, LogoId, LogoReport, LogoS
 use crate::metadata::{Aggregate, IdpRecord, ParseOptions, PinnedCerts, load};
 use crate::types::EntityId;
 
+mod status;
+
+/// Feed events kept for a slow receiver.
+const EVENTS: usize = 64;
+
+use status::Track;
+pub use status::{Duplicate, FeedEvent, FeedEventKind, FeedFailure, SourceStatus};
+
 /// Where a feed comes from.
 #[derive(Debug, Clone)]
 pub enum Location {
@@ -65,112 +73,6 @@ pub struct Source {
     /// The largest feed accepted, in bytes: checked before a file is read (its size) or
     /// while a body is received, never after the whole of it is in memory.
     pub max_bytes: usize,
-}
-
-/// How one feed stands after the last refresh.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceStatus {
-    /// The feed's name.
-    pub name: String,
-    /// IdPs it contributes (after duplicates are dropped).
-    pub idps: usize,
-    /// The `validUntil` of the data served (RFC 3339), if any is served.
-    pub valid_until: Option<String>,
-    /// The last refresh error, if the last refresh failed.
-    pub error: Option<String>,
-    /// Whether the data served came from the on-disk copy or an older refresh.
-    pub stale: bool,
-    /// When the feed's source last confirmed the data served (new content, or a 304):
-    /// the data's age for monitoring. `None` until a refresh succeeds.
-    pub checked_at: Option<OffsetDateTime>,
-    /// The newest publication instant accepted for this feed (kept across restarts in
-    /// `cache_dir/NAME.published`): a copy published before it is refused.
-    pub newest_published: Option<OffsetDateTime>,
-    /// Why the last refresh was refused, if it was.
-    pub last_failure: Option<FeedFailure>,
-    /// Refusals since start, per reason (for the metrics).
-    pub failures: Vec<(FeedFailure, u64)>,
-}
-
-/// Why a feed's refresh was refused: the closed set logs and metrics name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FeedFailure {
-    /// The file or URL could not be read (or the transfer failed).
-    Unreadable,
-    /// Over the size cap.
-    TooLarge,
-    /// Not UTF-8 XML saying so (another declared encoding, a byte-order mark, NUL).
-    Encoding,
-    /// Not well-formed XML, or something outside the root element.
-    NotWellFormed,
-    /// Not SAML metadata, or carries a DOCTYPE.
-    NotMetadata,
-    /// No valid signature by a pinned key, or one that does not cover the root.
-    Signature,
-    /// Past its `validUntil`.
-    Expired,
-    /// No readable `validUntil`, or one too far ahead.
-    Validity,
-    /// Published before the data already accepted (a replayed older feed).
-    Rollback,
-    /// Anything else (an internal failure).
-    Internal,
-}
-
-impl FeedFailure {
-    /// The label used in logs and metrics.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unreadable => "unreadable",
-            Self::TooLarge => "too_large",
-            Self::Encoding => "encoding",
-            Self::NotWellFormed => "not_well_formed",
-            Self::NotMetadata => "not_metadata",
-            Self::Signature => "signature",
-            Self::Expired => "expired",
-            Self::Validity => "validity",
-            Self::Rollback => "rollback",
-            Self::Internal => "internal",
-        }
-    }
-
-    /// The reason for an error of [`crate::metadata::load`] or of reading a feed.
-    #[must_use]
-    pub fn of(error: &Error) -> Self {
-        match error {
-            Error::Input(_) => Self::Unreadable,
-            Error::TooLarge { .. } => Self::TooLarge,
-            Error::Encoding(_) => Self::Encoding,
-            Error::Xml { .. } => Self::NotWellFormed,
-            Error::Doctype | Error::NotMetadata(_) => Self::NotMetadata,
-            Error::Signature(_) | Error::NotSignedAtRoot => Self::Signature,
-            Error::Expired { .. } => Self::Expired,
-            Error::Validity(_) | Error::ValidityTooLong { .. } => Self::Validity,
-            Error::Rollback { .. } => Self::Rollback,
-            Error::Rejected(_) | Error::Store(_) | Error::Internal(_) => Self::Internal,
-        }
-    }
-}
-
-/// Per feed, what outlives the data held: the newest publication accepted, and the
-/// refusals counted.
-#[derive(Debug, Clone, Default)]
-struct Track {
-    newest: Option<OffsetDateTime>,
-    last_failure: Option<FeedFailure>,
-    failures: std::collections::BTreeMap<FeedFailure, u64>,
-}
-
-/// An entityID found in more than one feed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Duplicate {
-    /// The entityID.
-    pub entity_id: EntityId,
-    /// The feed whose record is used.
-    pub kept_from: String,
-    /// The feed whose record is dropped.
-    pub dropped_from: String,
 }
 
 /// Everything requests need, consistent at one instant.
@@ -302,6 +204,7 @@ pub struct Federation {
     mail_domains: MailDomains,
     current: ArcSwap<Snapshot>,
     logos: Option<Arc<LogoCache>>,
+    events: tokio::sync::broadcast::Sender<FeedEvent>,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -337,7 +240,24 @@ impl Federation {
             mail_domains: MailDomains::none(),
             current: ArcSwap::from_pointee(Snapshot::default()),
             logos: None,
+            events: tokio::sync::broadcast::channel(EVENTS).0,
         })
+    }
+
+    /// The feed events from now on ([`FeedEvent`]): a refusal (once per new reason, not
+    /// on every retry of a lasting outage), data dropped at its `validUntil`. A receiver
+    /// that falls more than a few dozen events behind misses the oldest.
+    #[must_use]
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<FeedEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, source: &Source, kind: FeedEventKind) {
+        // No receiver (a CLI, a test) is not an error.
+        let _ = self.events.send(FeedEvent {
+            feed: source.name.clone(),
+            kind,
+        });
     }
 
     /// Fetches the logos feeds publish at `https://` URLs with `fetcher`, keeping them
@@ -495,12 +415,17 @@ impl Federation {
     fn fail(&self, i: usize, source: &Source, e: &Error) {
         let failure = FeedFailure::of(e);
         tracing::error!(source = %source.name, reason = failure.as_str(), error = %e, "metadata refresh refused");
-        {
+        let repeated = {
             let mut tracks = self.tracks.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(track) = tracks.get_mut(i) {
+            tracks.get_mut(i).is_some_and(|track| {
+                let repeated = track.last_failure == Some(failure);
                 track.last_failure = Some(failure);
                 *track.failures.entry(failure).or_default() += 1;
-            }
+                repeated
+            })
+        };
+        if !repeated {
+            self.emit(source, FeedEventKind::Refused(failure));
         }
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(slot) = held.get_mut(i) {
@@ -674,6 +599,7 @@ impl Federation {
             {
                 let reason = "last good metadata is past its validUntil: dropped".to_owned();
                 tracing::error!(source = %source.name, "{reason}");
+                self.emit(source, FeedEventKind::Expired);
                 status.error = Some(
                     status
                         .error
