@@ -728,6 +728,16 @@ async fn the_console_in_chromium_passes_axe_and_an_auditor_without_javascript_on
     admin.click("#find-institution button").await;
     admin.wait_for_text("Établissements correspondants").await;
     admin.audit().await;
+    admin
+        .client
+        .goto(&format!(
+            "{}/console/accounts?email=tuteur%40chu-test.fr",
+            d.public_url
+        ))
+        .await
+        .unwrap();
+    admin.wait_for_text("Inviter cette adresse").await;
+    admin.audit().await;
 
     // The auditor, without JavaScript: the log, and an account page with no action.
     let mut auditor = driver_with(false).await;

@@ -193,9 +193,61 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         assert_eq!(page.status, 200, "{what}: {}", page.body);
         assert!(page.body.contains("id=\"done\""), "{what}: {}", page.body);
     }
-    // The re-send mailed a reset link to the user.
-    let (to, _) = smtp_mail(&d.smtp, mails).await;
+    // The re-send mailed a reset link to the user; the account page says a reset link
+    // waits (purpose and expiry, never the link).
+    let (to, text) = smtp_mail(&d.smtp, mails).await;
     assert_eq!(to, USER.2);
+    let view = agent
+        .get(&format!("/console/accounts?email={}", USER.2))
+        .await;
+    assert!(view.text().contains("reset → 20"), "{}", view.body);
+    let token = link_in(&text).unwrap();
+    assert!(!view.body.contains(token.rsplit('/').next().unwrap()));
+    // The agent's own account: this browser session is open, signed in by password.
+    let own = agent.get(&format!("/console/accounts?email={AGENT}")).await;
+    let open = own
+        .body
+        .split("id=\"open-sessions\"")
+        .nth(1)
+        .expect("open sessions");
+    assert!(open.contains("— pwd</li>"), "{open}");
+    // An address without an account: support invites it, with a reason.
+    let nurse = "infirmiere@chu-test.fr";
+    let none = agent
+        .get("/console/accounts?email=infirmiere%40chu-test.fr")
+        .await;
+    ok(&none, 200, "Inviter cette adresse");
+    let no_reason = agent
+        .post(
+            "/console/accounts/invite",
+            &[
+                ("csrf", &none.field("csrf")),
+                ("email", nurse),
+                ("app", "it-app"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    ok(&no_reason, 422, "motif");
+    let invited = agent
+        .post(
+            "/console/accounts/invite",
+            &[
+                ("csrf", &no_reason.field("csrf")),
+                ("email", nurse),
+                ("name", "Claire Infirmière"),
+                ("app", "it-app"),
+                ("reason", "ticket 5: stage au CHU"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    ok(&invited, 200, "Invitation envoyée");
+    ok(&invited, 200, "activation → 20");
+    let (to, text) = smtp_mail(&d.smtp, mails + 1).await;
+    assert_eq!(to, nurse);
+    assert!(text.contains("Claire"), "{text}");
+    let mails = mails + 1;
     // Unlinked: the university's next sign-in for this address starts over (a link).
     let config = d.config.display().to_string();
     let (_, shown, _) = cli(&["accounts", "show", USER.2, "--config", &config]);
@@ -302,6 +354,7 @@ async fn nobody_but_staff_sees_the_console_and_staff_changes_are_audited() {
         "account_enabled",
         "signed_out_everywhere",
         "data_exported",
+        "invited",
     ] {
         assert!(log.body.contains(action), "{action} in the log");
     }

@@ -38,7 +38,12 @@ pub enum CodePurpose {
 }
 
 impl CodePurpose {
-    fn as_str(self) -> &'static str {
+    /// Every purpose.
+    pub const ALL: [Self; 2] = [Self::Login, Self::Reauthenticate];
+
+    /// The stable name (store keys, the console).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Login => "login",
             Self::Reauthenticate => "reauth",
@@ -81,6 +86,27 @@ impl LocalAuth {
             id.as_bytes(),
             code.as_bytes(),
         ])
+    }
+
+    /// The codes waiting to be typed for this account: purpose and expiry, never the
+    /// code (support's view).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn pending_codes(
+        &self,
+        email: &Email,
+    ) -> Result<Vec<(CodePurpose, Timestamp)>, Error> {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for purpose in CodePurpose::ALL {
+            let record: Option<CodeRecord> =
+                self.store.get(&keys::code(email, purpose.as_str())).await?;
+            if let Some(r) = record.filter(|r| r.expires_at > now) {
+                out.push((purpose, r.expires_at));
+            }
+        }
+        Ok(out)
     }
 
     /// Issues a new code for an active account, retiring any previous one.

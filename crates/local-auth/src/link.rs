@@ -48,7 +48,9 @@ pub enum LinkPurpose {
 }
 
 impl LinkPurpose {
-    fn as_str(self) -> &'static str {
+    /// The stable name (store keys, the console).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Activation => "activation",
             Self::PasswordReset => "reset",
@@ -374,6 +376,29 @@ impl LocalAuth {
         let key = keys::link_used_at(&record.email, record.purpose.as_str());
         let used_at: Option<Timestamp> = self.store.get(&key).await?;
         Ok(used_at.is_some_and(|t| record.issued_at < t))
+    }
+
+    /// The links issued for this account that still work: purpose and expiry, never
+    /// the token (support's view). Links issued before accounts listed them are not seen.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn pending_links(
+        &self,
+        email: &Email,
+    ) -> Result<Vec<(LinkPurpose, Timestamp)>, Error> {
+        let now = self.clock.now();
+        let digests: Vec<String> = self.store.list(&keys::account_links(email)).await?;
+        let mut out = Vec::new();
+        for digest in &digests {
+            let Some(record) = self.store.get::<LinkRecord>(&keys::link(digest)).await? else {
+                continue;
+            };
+            if record.expires_at > now && !self.superseded(&record).await? {
+                out.push((record.purpose, record.expires_at));
+            }
+        }
+        Ok(out)
     }
 
     /// For a link already used: the state of its account now (`None` for any other

@@ -170,6 +170,18 @@ async fn erasing_an_account_leaves_nothing_that_names_it_and_touches_no_one_else
         .await
         .unwrap();
 
+    // Support sees what waits, never a value: the reset link not yet used, the code.
+    let links = f.auth.pending_links(&gone).await.unwrap();
+    assert_eq!(
+        links.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        vec![LinkPurpose::PasswordReset]
+    );
+    let codes = f.auth.pending_codes(&gone).await.unwrap();
+    assert_eq!(
+        codes.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        vec![CodePurpose::Login]
+    );
+
     let erased = f.auth.erase(&gone).await.unwrap();
     assert_eq!(erased.account.as_ref().unwrap().email, gone);
     assert!(erased.values >= 8, "{erased:?}");
@@ -193,6 +205,8 @@ async fn erasing_an_account_leaves_nothing_that_names_it_and_touches_no_one_else
         Err(Error::NotFound)
     ));
     assert_eq!(f.auth.used_link_account(&used).await.unwrap(), None);
+    assert!(f.auth.pending_links(&gone).await.unwrap().is_empty());
+    assert!(f.auth.pending_codes(&gone).await.unwrap().is_empty());
     assert!(matches!(
         f.auth
             .verify_code(&gone, CodePurpose::Login, "000000")

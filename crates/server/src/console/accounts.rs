@@ -22,7 +22,7 @@ use crate::web::page::{Cx, Fail, Layout, see_other};
 use crate::web::{App, Peer};
 
 /// The longest reason kept.
-const MAX_REASON: usize = 500;
+pub(super) const MAX_REASON: usize = 500;
 
 /// What support may do to an account: a closed set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +107,8 @@ struct AccountPage<'a> {
     query: String,
     facts: Vec<Fact>,
     sign_ins: Vec<Seen>,
+    /// Browser sessions signed in now: (when, how).
+    sessions: Vec<(String, String)>,
     email: Option<String>,
     choices: Vec<Choice>,
     notice: Option<String>,
@@ -124,6 +126,58 @@ struct AccountPage<'a> {
     institution: String,
     /// Institutions matching it: (link to their accounts, name).
     idps: Vec<(String, String)>,
+    /// An address with no account that support may invite.
+    invite: Option<String>,
+    /// The apps an invitation may name: (client id, name).
+    apps: Vec<(String, String)>,
+}
+
+/// What a page says after an action.
+#[derive(Default)]
+pub(super) struct Shown {
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+impl Shown {
+    pub(super) fn notice(text: String) -> Self {
+        Self {
+            notice: Some(text),
+            error: None,
+        }
+    }
+
+    pub(super) fn error(text: String) -> Self {
+        Self {
+            notice: None,
+            error: Some(text),
+        }
+    }
+}
+
+/// The page for `query`: its account, or — an address without one — the invitation
+/// form for those who act.
+pub(super) async fn show(
+    cx: &mut Cx,
+    who: &Staff,
+    status: StatusCode,
+    query: &str,
+    shown: Shown,
+) -> Result<Response, Fail> {
+    let account = match Email::parse(query) {
+        Ok(e) => cx.app.local.account(&e).await.map_err(Fail::local)?,
+        Err(_) => None,
+    };
+    render(
+        cx,
+        who,
+        status,
+        query,
+        account.as_ref(),
+        shown.notice,
+        shown.error,
+    )
+    .await
 }
 
 fn ts(t: Option<passerelle_local_auth::Timestamp>) -> String {
@@ -189,6 +243,69 @@ fn facts(cx: &Cx, a: &Account) -> Vec<Fact> {
     ]
 }
 
+/// Links and codes waiting for the account (purpose and expiry, never a value).
+async fn pending(cx: &Cx, a: &Account) -> Result<Vec<Fact>, Fail> {
+    let links = cx
+        .app
+        .local
+        .pending_links(&a.email)
+        .await
+        .map_err(Fail::local)?;
+    let codes = cx
+        .app
+        .local
+        .pending_codes(&a.email)
+        .await
+        .map_err(Fail::local)?;
+    let list = |items: Vec<(&str, passerelle_local_auth::Timestamp)>| {
+        if items.is_empty() {
+            return "—".to_owned();
+        }
+        items
+            .into_iter()
+            .map(|(what, until)| format!("{what} → {}", rfc3339_of(until)))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    Ok(vec![
+        Fact {
+            label: cx.t.get("console.f_links").to_owned(),
+            value: list(links.into_iter().map(|(p, t)| (p.as_str(), t)).collect()),
+        },
+        Fact {
+            label: cx.t.get("console.f_codes").to_owned(),
+            value: list(codes.into_iter().map(|(p, t)| (p.as_str(), t)).collect()),
+        },
+    ])
+}
+
+/// The browser sessions signed in to the account now: when, how.
+async fn sessions(cx: &Cx, a: &Account) -> Result<Vec<(String, String)>, Fail> {
+    Ok(cx
+        .app
+        .sessions
+        .active(&a.email.key())
+        .await?
+        .into_iter()
+        .map(|u| {
+            let at = time::OffsetDateTime::from_unix_timestamp(u.auth_time)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+            let how = u
+                .amr
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            (at, how)
+        })
+        .collect())
+}
+
 async fn sign_ins(cx: &Cx, account: Option<&Account>) -> Result<Vec<Seen>, Fail> {
     let Some(a) = account else {
         return Ok(Vec::new());
@@ -230,14 +347,36 @@ async fn render(
         _ => Vec::new(),
     };
     let seen = sign_ins(cx, account).await?;
+    // An address without an account: support may invite it.
+    let invite = match Email::parse(query) {
+        Ok(e) if account.is_none() && who.role.acts() => Some(e.as_str().to_owned()),
+        _ => None,
+    };
+    let apps = if invite.is_some() {
+        cx.app
+            .oidc
+            .clients()
+            .iter()
+            .map(|c| (c.id.to_string(), c.name.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut facts = account.map(|a| facts(cx, a)).unwrap_or_default();
+    let mut open = Vec::new();
+    if let Some(a) = account {
+        facts.extend(pending(cx, a).await?);
+        open = sessions(cx, a).await?;
+    }
     let l = cx.layout("console.account_title");
     crate::web::page::html(
         status,
         &AccountPage {
             l: &l,
             query: query.to_owned(),
-            facts: account.map(|a| facts(cx, a)).unwrap_or_default(),
+            facts,
             sign_ins: seen,
+            sessions: open,
             email: account.map(|a| a.email.as_str().to_owned()),
             choices,
             notice,
@@ -249,6 +388,8 @@ async fn render(
             more: None,
             institution: String::new(),
             idps: Vec::new(),
+            invite,
+            apps,
         },
     )
 }
@@ -303,6 +444,9 @@ pub(crate) async fn find(
             .find_accounts(&query, after, MATCHES)
             .await
             .map_err(Fail::local)?;
+        if found.is_empty() {
+            return render(cx, &who, StatusCode::OK, &query, None, None, None).await;
+        }
         let more = (found.len() == MATCHES).then(|| {
             let q: String = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("email", &query)
@@ -318,6 +462,7 @@ pub(crate) async fn find(
                 query: query.clone(),
                 facts: Vec::new(),
                 sign_ins: Vec::new(),
+                sessions: Vec::new(),
                 email: None,
                 choices: Vec::new(),
                 notice: None,
@@ -333,6 +478,8 @@ pub(crate) async fn find(
                 more,
                 institution: String::new(),
                 idps: Vec::new(),
+                invite: None,
+                apps: Vec::new(),
             },
         )
     })
@@ -359,6 +506,7 @@ async fn by_institution(cx: &mut Cx, fields: &Fields) -> Result<Response, Fail> 
         query: String::new(),
         facts: Vec::new(),
         sign_ins: Vec::new(),
+        sessions: Vec::new(),
         email: None,
         choices: Vec::new(),
         notice: None,
@@ -370,6 +518,8 @@ async fn by_institution(cx: &mut Cx, fields: &Fields) -> Result<Response, Fail> 
         more,
         institution: typed.clone(),
         idps,
+        invite: None,
+        apps: Vec::new(),
     };
     // An entityID, typed or picked: the accounts linked to it. An institution that left
     // the federation is still named by its entityID: its accounts stay findable.

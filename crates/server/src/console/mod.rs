@@ -22,6 +22,7 @@
 pub(crate) mod accounts;
 pub(crate) mod audit;
 pub(crate) mod idps;
+pub(crate) mod invite;
 pub(crate) mod service;
 
 use std::collections::HashMap;

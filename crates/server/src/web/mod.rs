@@ -397,6 +397,10 @@ pub(crate) fn router(app: App) -> Router {
             "/console/accounts/change",
             post(crate::console::accounts::change),
         )
+        .route(
+            "/console/accounts/invite",
+            post(crate::console::invite::invite),
+        )
         .route("/console/audit", get(crate::console::audit::page))
         .route("/console/service", get(crate::console::service::page))
         .route("/console/idps", get(crate::console::idps::page))

@@ -453,6 +453,34 @@ impl Sessions {
         Ok(())
     }
 
+    /// The browser sessions signed in to `email_key` now (not signed out since): when
+    /// each signed in and how, newest first (support's view; never an id).
+    pub(crate) async fn active(&self, email_key: &str) -> Result<Vec<SignedIn>, StoreError> {
+        let generation = self.user_sessions(&user_key(email_key)).await?.generation;
+        let mut browsers: Vec<String> = self.store.list(&browsers_key(email_key)).await?;
+        browsers.sort_unstable();
+        browsers.dedup();
+        let mut out = Vec::new();
+        for browser in &browsers {
+            // A record an upgrade cannot read is no session.
+            let record: Option<Record> = self
+                .store
+                .get(&Key::new("web-session", browser))
+                .await
+                .or_else(|e| if e.is_unavailable() { Err(e) } else { Ok(None) })?;
+            let Some(user) = record.and_then(|r| r.user) else {
+                continue;
+            };
+            let same = passerelle_local_auth::Email::parse(&user.email)
+                .is_ok_and(|e| e.key() == email_key);
+            if same && user.generation >= generation {
+                out.push(user);
+            }
+        }
+        out.sort_by(|a, b| b.auth_time.cmp(&a.auth_time));
+        Ok(out)
+    }
+
     /// Ends every sign-in of `email_key` for good (the account is being erased): the
     /// browser session records that were signed in to it are deleted — they name the
     /// address. Returns the `sid`s, for the apps' logout. The list itself stays (the
