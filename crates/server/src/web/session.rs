@@ -477,7 +477,7 @@ impl Sessions {
                 out.push(user);
             }
         }
-        out.sort_by(|a, b| b.auth_time.cmp(&a.auth_time));
+        out.sort_by_key(|u| std::cmp::Reverse(u.auth_time));
         Ok(out)
     }
 
