@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt as _;
 
+pub mod chromium;
 pub mod deploy;
 pub mod flows;
 pub mod institutions;

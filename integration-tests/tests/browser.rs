@@ -12,157 +12,18 @@
     clippy::indexing_slicing
 )]
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
+use passerelle_integration_tests::chromium::{Driver, driver, driver_with};
 use passerelle_integration_tests::deploy::{CLIENT_ID, CLIENT_SECRET, Deployment, USER};
 use passerelle_integration_tests::{
     OidcApp, Passerelle, TempDir, flows, institutions, link_in, next_outbox_mail, smtp_mail,
-    workspace,
 };
 use passerelle_testkit::free_port;
 
-const AXE: &str = "axe-core@4.10.3";
 const EMAIL: &str = "alice.martin@etu.univ-lumiere.test";
 const PASSWORD: &str = "Navigat3ur-Sur!";
-
-struct Driver {
-    _process: tokio::process::Child,
-    client: Client,
-    axe: String,
-    audited: Vec<String>,
-    /// Scripts run in pages (axe-core audits only then).
-    javascript: bool,
-}
-
-async fn driver() -> Driver {
-    driver_with(true).await
-}
-
-/// A Chromium session (its own profile); `javascript: false` turns scripts off, to check
-/// every page works without them.
-async fn driver_with(javascript: bool) -> Driver {
-    for tool in ["chromium", "chromedriver"] {
-        assert!(
-            std::process::Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .is_ok_and(|o| o.status.success()),
-            "{tool} is missing: run scripts/deps.sh test (it installs chromium and chromium-driver)"
-        );
-    }
-    let dir = passerelle_testkit::npm::install(&workspace().join("target/axe-core"), &[AXE])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let axe = std::fs::read_to_string(dir.join("node_modules/axe-core/axe.min.js")).unwrap();
-    let port = free_port().unwrap();
-    let process = tokio::process::Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=fr-FR"],
-            "prefs": {
-                "intl.accept_languages": "fr-FR,fr",
-                "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 }
-            }
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let mut last = None;
-    for _ in 0..100 {
-        match ClientBuilder::new(connector.clone())
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(client) => {
-                return Driver {
-                    _process: process,
-                    client,
-                    axe,
-                    audited: Vec::new(),
-                    javascript,
-                };
-            }
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start: {last:?}");
-}
-
-impl Driver {
-    /// Runs axe-core on the current page; panics with every WCAG 2.1 A/AA violation.
-    async fn audit(&mut self) {
-        if !self.javascript {
-            return;
-        }
-        let url = self.client.current_url().await.unwrap().to_string();
-        self.client.execute(&self.axe, vec![]).await.unwrap();
-        let result = self
-            .client
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
-                    .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
-                        nodes: v.nodes.map(n => n.html).slice(0, 3) }))))
-                    .catch(e => done([{ id: 'axe-error', help: String(e) }]));",
-                vec![],
-            )
-            .await
-            .unwrap();
-        let violations = result.as_array().cloned().unwrap_or_default();
-        assert!(
-            violations.is_empty(),
-            "axe-core found violations on {url}:\n{}",
-            serde_json::to_string_pretty(&result).unwrap()
-        );
-        self.audited.push(url);
-    }
-
-    async fn fill(&self, css: &str, text: &str) {
-        let e = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        e.clear().await.unwrap();
-        e.send_keys(text).await.unwrap();
-    }
-
-    async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
-    }
-
-    async fn wait_for_text(&self, text: &str) -> String {
-        for _ in 0..100 {
-            let source = self.client.source().await.unwrap();
-            if source.contains(text) {
-                return source;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let url = self.client.current_url().await.unwrap();
-        panic!(
-            "{url} never showed {text:?}:\n{}",
-            self.client.source().await.unwrap()
-        );
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_clicks_through_the_first_login_in_chromium_and_every_page_passes_axe() {
@@ -337,36 +198,6 @@ async fn app_site(redirect_uri: &str) -> tokio::task::JoinHandle<()> {
                 .await;
         }
     })
-}
-
-impl Driver {
-    /// Waits until the current URL's path (and query) starts with `prefix`.
-    async fn wait_for_path(&self, prefix: &str) -> url::Url {
-        for _ in 0..200 {
-            let url = self.client.current_url().await.unwrap();
-            let path = match url.query() {
-                Some(q) => format!("{}?{q}", url.path()),
-                None => url.path().to_owned(),
-            };
-            if path.starts_with(prefix) {
-                return url;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "never reached {prefix}: at {}",
-            self.client.current_url().await.unwrap()
-        );
-    }
-
-    /// The `value`s (entityIDs) of the institution buttons in `css`.
-    async fn choices(&self, css: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in self.client.find_all(Locator::Css(css)).await.unwrap() {
-            out.push(e.attr("value").await.unwrap().unwrap_or_default());
-        }
-        out
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -51,7 +51,7 @@ impl LogoutSink {
                         .map(|(_, v)| v.into_owned())
                         .unwrap_or_default();
                     seen.lock().unwrap().push(token);
-                    axum::http::StatusCode::OK
+                    http::StatusCode::OK
                 }
             }),
         );

@@ -67,6 +67,7 @@ impl LocalAuth {
         self.store
             .index_remove(&keys::account_index(), &email.key())
             .await?;
+        values += self.forget_passkey_user(email).await?;
         // Last: the account record (what a retry starts from) and everything in its slot.
         values += self.store.purge_tag(&email.key()).await?;
         Ok(Erased { account, values })

@@ -65,6 +65,13 @@ pub enum Error {
     /// linked to another identity.
     #[error("this address is linked to another identity")]
     IdentityConflict,
+    /// A passkey ceremony failed (unknown or spent ceremony, unknown credential, a
+    /// check of the answer); the text is for the log, never for the page.
+    #[error("passkey refused: {0}")]
+    PasskeyRefused(String),
+    /// No relying party configured.
+    #[error("passkeys are not configured")]
+    PasskeysOff,
     /// The store cannot be reached: try again later (HTTP 503).
     #[error("the account store is unavailable")]
     Unavailable(#[source] passerelle_store::StoreError),

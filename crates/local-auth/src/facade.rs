@@ -139,6 +139,7 @@ pub struct LocalAuth {
     pub(crate) mailer: Mailer,
     pub(crate) secret: SecretKey,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) passkeys: Option<crate::passkey::Relying>,
 }
 
 impl LocalAuth {
@@ -175,7 +176,17 @@ impl LocalAuth {
             mailer,
             secret,
             clock,
+            passkeys: None,
         })
+    }
+
+    /// Enables passkeys for `config`'s relying party.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the RP ID does not fit the origin.
+    pub fn with_passkeys(mut self, config: &crate::passkey::PasskeyConfig) -> Result<Self, Error> {
+        self.passkeys = Some(crate::passkey::Relying::new(config)?);
+        Ok(self)
     }
 
     /// The configuration in force.

@@ -104,3 +104,21 @@ pub fn throttle_account_client(email: &Email, action: &str, client: &str) -> Key
 pub fn throttle_client(client: &str, action: &str) -> Key {
     Key::new("throttle-ip", client).with(action)
 }
+
+/// An account's passkeys and its WebAuthn user handle (in the account's slot).
+#[must_use]
+pub fn passkeys(email: &Email) -> Key {
+    Key::new("passkeys", &email.key())
+}
+
+/// WebAuthn user handle → the account's address.
+#[must_use]
+pub fn passkey_user(user: &str) -> Key {
+    Key::new("passkey-user", user)
+}
+
+/// A WebAuthn ceremony in progress (single use, short-lived).
+#[must_use]
+pub fn ceremony(id: &str) -> Key {
+    Key::new("webauthn", id)
+}

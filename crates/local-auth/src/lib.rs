@@ -21,6 +21,8 @@
 //!   that did the SAML login.
 //! - [`erase`]: an account deleted with everything stored about its owner (RGPD
 //!   article 17); support's indexes rebuilt from the accounts.
+//! - [`passkey`]: passkeys through webauthn-rs — registration, discoverable sign-in,
+//!   rename, delete; ceremonies single use in the store.
 //! - [`mailer`]: French/English text+HTML messages sent through lettre (SMTP) or written
 //!   to a file outbox.
 //! - [`LocalAuth`]: the facade that ties these to one [`passerelle_store::Store`].
@@ -41,6 +43,7 @@ pub mod invite;
 pub mod keys;
 pub mod link;
 pub mod mailer;
+pub mod passkey;
 pub mod policy;
 pub mod register;
 pub mod secret;
@@ -64,6 +67,7 @@ pub use hasher::{HashParams, Password};
 pub use invite::{Invitation, Invited};
 pub use link::{IssuedLink, LinkGrant, LinkPurpose};
 pub use mailer::{Lang, Mail, Mailer, MailerConfig, SmtpConfig, SmtpSecurity};
+pub use passkey::{Ceremony, PasskeyConfig, PasskeyInfo};
 pub use policy::{PasswordPolicy, Rule};
 pub use register::{DomainPattern, Registered};
 pub use throttle::Limit;

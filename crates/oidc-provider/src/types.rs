@@ -271,6 +271,10 @@ pub enum Amr {
     Otp,
     /// The user's university, through SAML.
     Fed,
+    /// A passkey bound to its device (not backed up), with user verification.
+    Hwk,
+    /// A synced passkey (backed up to a cloud account), with user verification.
+    Swk,
 }
 
 impl Amr {
@@ -281,6 +285,8 @@ impl Amr {
             Self::Pwd => "pwd",
             Self::Otp => "otp",
             Self::Fed => "fed",
+            Self::Hwk => "hwk",
+            Self::Swk => "swk",
         }
     }
 }

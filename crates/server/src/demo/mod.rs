@@ -274,7 +274,8 @@ pub(crate) async fn build(
         store.clone(),
         mailer,
         SecretKey::random()?,
-    )?;
+    )?
+    .with_passkeys(&crate::serve::passkey_config(&public, "UNESS")?)?;
     let origin = origin_of(&public)?;
     let rp = rp::DemoRp::new(&public, &rp_secret, oidc.clone())?;
     let app = App::new(Inner {

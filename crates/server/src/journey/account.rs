@@ -30,6 +30,8 @@ fn method_text<'a>(cx: &'a Cx, amr: &str) -> &'a str {
     cx.t.get(match amr {
         "pwd" => "account.method.pwd",
         "otp" => "account.method.otp",
+        "hwk" => "account.method.hwk",
+        "swk" => "account.method.swk",
         _ => "account.method.fed",
     })
 }

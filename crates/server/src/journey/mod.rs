@@ -21,6 +21,7 @@ pub(crate) mod hints;
 pub(crate) mod links;
 pub(crate) mod login;
 pub(crate) mod oidc;
+pub(crate) mod passkeys;
 pub(crate) mod register;
 
 use std::collections::HashMap;

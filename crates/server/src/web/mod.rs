@@ -179,6 +179,7 @@ const STYLE: &str = include_str!("../../static/style.css");
 const DISCOVERY_JS: &str = include_str!("../../static/discovery.js");
 const PASSWORD_JS: &str = include_str!("../../static/password.js");
 const WAITING_JS: &str = include_str!("../../static/waiting.js");
+const PASSKEY_JS: &str = include_str!("../../static/passkey.js");
 
 fn asset(kind: &'static str, body: &'static str) -> Response {
     (
@@ -378,6 +379,23 @@ pub(crate) fn router(app: App) -> Router {
             get(journey::delete::page).post(journey::delete::delete),
         )
         .route("/account/delete/code", post(journey::delete::send_code))
+        .route("/account/passkeys", get(journey::passkeys::page))
+        .route(
+            "/account/passkeys/options",
+            post(journey::passkeys::add_options),
+        )
+        .route("/account/passkeys/add", post(journey::passkeys::add))
+        .route("/account/passkeys/rename", post(journey::passkeys::rename))
+        .route("/account/passkeys/delete", post(journey::passkeys::delete))
+        .route(
+            "/login/passkey/options",
+            post(journey::passkeys::sign_in_options),
+        )
+        .route("/login/passkey", post(journey::passkeys::sign_in))
+        .route(
+            "/static/passkey.js",
+            get(|| async { asset("text/javascript", PASSKEY_JS) }),
+        )
         .route(
             "/account/logout-everywhere",
             post(journey::account::logout_everywhere),

@@ -176,6 +176,20 @@ impl Fail {
                 "error.conflict.title",
                 "error.conflict.body",
             ),
+            E::PasskeyRefused(detail) => {
+                tracing::warn!(reason = %detail, "passkey refused");
+                Self::page(
+                    StatusCode::BAD_REQUEST,
+                    "error.passkey.title",
+                    "error.passkey.body",
+                )
+                .next("/login", "action.restart")
+            }
+            E::PasskeysOff => Self::page(
+                StatusCode::NOT_FOUND,
+                "error.not_found.title",
+                "error.not_found.body",
+            ),
             other => Self::internal(other),
         }
     }

@@ -1,0 +1,93 @@
+//! Passkey ceremonies on real Redis, without an authenticator (the browser test has a
+//! virtual one): a ceremony is single use, bound to its account, and garbage answers
+//! are refused without changing anything; the relying party must fit the origin.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: a failed step is a failed test
+
+mod support;
+
+use passerelle_local_auth::{Error, PasskeyConfig};
+use support::*;
+use webauthn_rs::prelude::Url;
+
+fn config(rp_id: &str) -> PasskeyConfig {
+    PasskeyConfig {
+        rp_id: rp_id.into(),
+        origin: Url::parse("https://login.uness.fr").unwrap(),
+        rp_name: "UNESS".into(),
+        max_per_account: 2,
+    }
+}
+
+#[test]
+fn the_relying_party_id_must_fit_the_origin() {
+    let f = fixture();
+    assert!(
+        f.auth
+            .clone()
+            .with_passkeys(&config("login.uness.fr"))
+            .is_ok()
+    );
+    assert!(f.auth.clone().with_passkeys(&config("uness.fr")).is_ok());
+    assert!(matches!(
+        f.auth.clone().with_passkeys(&config("evil.example")),
+        Err(Error::Config(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ceremony_is_single_use_bound_to_its_account_and_garbage_changes_nothing() {
+    let f = fixture();
+    let auth = f
+        .auth
+        .clone()
+        .with_passkeys(&config("login.uness.fr"))
+        .unwrap();
+    let alice = active_account(&f, "alice@unilim.fr").await;
+    let bob = active_account(&f, "bob@unilim.fr").await;
+
+    // Sign-in: options name no credential (discoverable), require user verification.
+    let sign_in = auth.start_passkey_sign_in().await.unwrap();
+    let pk = &sign_in.options["publicKey"];
+    assert_eq!(pk["userVerification"], "required");
+    assert!(pk["allowCredentials"].as_array().is_none_or(Vec::is_empty));
+    assert!(matches!(
+        auth.finish_passkey_sign_in(&sign_in.id, "{not json").await,
+        Err(Error::PasskeyRefused(r)) if r == "answer"
+    ));
+    // Spent by that first answer: a replay is refused as an unknown ceremony.
+    assert!(matches!(
+        auth.finish_passkey_sign_in(&sign_in.id, "{}").await,
+        Err(Error::PasskeyRefused(r)) if r == "ceremony"
+    ));
+
+    // Registration: discoverable, user verification required; another account cannot
+    // finish it, and it is spent by trying.
+    let reg = auth.start_passkey_registration(&alice).await.unwrap();
+    let sel = &reg.options["publicKey"]["authenticatorSelection"];
+    assert_eq!(sel["residentKey"], "required");
+    assert_eq!(sel["userVerification"], "required");
+    assert!(matches!(
+        auth.finish_passkey_registration(&bob, &reg.id, "{}", "x").await,
+        Err(Error::PasskeyRefused(r)) if r == "ceremony"
+    ));
+    assert!(matches!(
+        auth.finish_passkey_registration(&alice, &reg.id, "{}", "x").await,
+        Err(Error::PasskeyRefused(r)) if r == "ceremony"
+    ));
+    assert!(auth.passkeys(&alice).await.unwrap().is_empty());
+    assert!(matches!(
+        auth.delete_passkey(&alice, "nope").await,
+        Err(Error::NotFound)
+    ));
+    // Without passkeys configured, every entry says so.
+    assert!(matches!(
+        f.auth.start_passkey_sign_in().await,
+        Err(Error::PasskeysOff)
+    ));
+}

@@ -1,0 +1,107 @@
+// Passkeys: sign in on the portal (browser autofill and a button) and add one on the
+// account page. Everything else works without this script; without it (or without
+// WebAuthn in the browser) no passkey control is shown at all.
+(function () {
+  "use strict";
+  if (!window.PublicKeyCredential || !navigator.credentials) return;
+
+  function b64uToBytes(s) {
+    var b = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
+    var out = new Uint8Array(b.length);
+    for (var i = 0; i < b.length; i++) out[i] = b.charCodeAt(i);
+    return out.buffer;
+  }
+  function bytesToB64u(buf) {
+    var bytes = new Uint8Array(buf), s = "";
+    for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function csrf(form) { return form.querySelector("input[name=csrf]").value; }
+  function post(url, token) {
+    var body = new URLSearchParams();
+    body.set("csrf", token);
+    return fetch(url, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("options " + r.status); return r.json(); });
+  }
+
+  // Sign-in: the portal's hidden form carries the answer back as an ordinary POST.
+  var signIn = document.getElementById("passkey-form");
+  if (signIn) {
+    var controller = null;
+    var ask = function (conditional) {
+      if (controller) controller.abort();
+      controller = new AbortController();
+      return post("/login/passkey/options", csrf(signIn)).then(function (o) {
+        var pk = o.options.publicKey;
+        pk.challenge = b64uToBytes(pk.challenge);
+        (pk.allowCredentials || []).forEach(function (c) { c.id = b64uToBytes(c.id); });
+        var req = { publicKey: pk, signal: controller.signal };
+        if (conditional) req.mediation = "conditional";
+        return navigator.credentials.get(req).then(function (cred) {
+          if (!cred) return;
+          var r = cred.response;
+          signIn.querySelector("input[name=ceremony]").value = o.ceremony;
+          signIn.querySelector("input[name=credential]").value = JSON.stringify({
+            id: cred.id, rawId: bytesToB64u(cred.rawId), type: cred.type,
+            response: {
+              authenticatorData: bytesToB64u(r.authenticatorData),
+              clientDataJSON: bytesToB64u(r.clientDataJSON),
+              signature: bytesToB64u(r.signature),
+              userHandle: r.userHandle ? bytesToB64u(r.userHandle) : null
+            },
+            extensions: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
+          });
+          signIn.submit();
+        });
+      });
+    };
+    var button = document.createElement("button");
+    button.type = "button";
+    button.id = "passkey-button";
+    button.className = "secondary";
+    button.textContent = signIn.getAttribute("data-label");
+    button.addEventListener("click", function () {
+      ask(false).catch(function (e) { if (e.name !== "AbortError") console.warn(e); });
+    });
+    signIn.parentNode.insertBefore(button, signIn);
+    if (PublicKeyCredential.isConditionalMediationAvailable) {
+      PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
+        if (ok) ask(true).catch(function () {});
+      });
+    }
+  }
+
+  // Adding a passkey: the form gets the browser's answer, then is sent as usual.
+  var add = document.getElementById("add-passkey");
+  if (add) {
+    add.hidden = false;
+    add.addEventListener("submit", function (ev) {
+      if (add.querySelector("input[name=credential]").value) return;
+      ev.preventDefault();
+      post("/account/passkeys/options", csrf(add)).then(function (o) {
+        var pk = o.options.publicKey;
+        pk.challenge = b64uToBytes(pk.challenge);
+        pk.user.id = b64uToBytes(pk.user.id);
+        (pk.excludeCredentials || []).forEach(function (c) { c.id = b64uToBytes(c.id); });
+        return navigator.credentials.create({ publicKey: pk }).then(function (cred) {
+          var r = cred.response;
+          add.querySelector("input[name=ceremony]").value = o.ceremony;
+          add.querySelector("input[name=credential]").value = JSON.stringify({
+            id: cred.id, rawId: bytesToB64u(cred.rawId), type: cred.type,
+            response: {
+              attestationObject: bytesToB64u(r.attestationObject),
+              clientDataJSON: bytesToB64u(r.clientDataJSON),
+              transports: r.getTransports ? r.getTransports() : []
+            },
+            extensions: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
+          });
+          add.submit();
+        });
+      }).catch(function (e) {
+        var out = document.getElementById("passkey-error");
+        if (out) { out.hidden = false; }
+        console.warn(e);
+      });
+    });
+  }
+})();

@@ -1,0 +1,102 @@
+//! Passkeys in a real headless Chromium with WebDriver's virtual authenticator (no real
+//! device), on the real binary (`serve`, Redis, SMTP): a user adds a passkey from the
+//! account page after a fresh sign-in, signs in with it from the portal through autofill
+//! (conditional mediation) without typing an address, and once it is deleted it no
+//! longer signs in; every new page passes axe-core.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use passerelle_integration_tests::chromium::{Driver, driver};
+use passerelle_integration_tests::deploy::Deployment;
+use passerelle_integration_tests::flows;
+
+const EMAIL: &str = "claire.passkey@chu-test.fr";
+const PASSWORD: &str = "Cle-D-Acces-42";
+
+async fn password_sign_in(b: &mut Driver, d: &Deployment) {
+    b.client
+        .goto(&format!("{}/login", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("Votre adresse email").await;
+    b.fill("#email", EMAIL).await;
+    b.click("main form[action='/login'] button[type=submit]")
+        .await;
+    b.wait_for_text("Votre mot de passe").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("main form[action='/login/password'] button[type=submit]")
+        .await;
+    b.wait_for_text("Gérer votre compte").await;
+}
+
+async fn sign_out(b: &Driver) {
+    b.click("main form[action='/logout'] button").await;
+    b.wait_for_text("Vous êtes déconnecté").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_added_from_the_account_page_signs_in_through_autofill_until_deleted() {
+    let d = Deployment::start(1).await;
+    flows::active_by_invitation(&d, EMAIL, PASSWORD, 0).await;
+    let mut b = driver().await;
+    b.add_virtual_authenticator().await;
+
+    // Add a passkey: the account page, a fresh sign-in, the device's answer.
+    password_sign_in(&mut b, &d).await;
+    b.click("#passkeys-link").await;
+    b.wait_for_text("Aucune clé d'accès").await;
+    b.audit().await;
+    b.fill("#new-name", "Ordinateur du service").await;
+    b.click("#add-passkey-button").await;
+    let page = b.wait_for_text("Clé d'accès ajoutée").await;
+    assert!(page.contains("Ordinateur du service"), "{page}");
+    b.audit().await;
+
+    // Signed out, the portal's button signs in with it — no address typed.
+    b.client
+        .goto(&format!("{}/account", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("Gérer votre compte").await;
+    sign_out(&b).await;
+    b.client
+        .goto(&format!("{}/login", d.public_url))
+        .await
+        .unwrap();
+    // The portal asks for a passkey through autofill (conditional mediation) as soon
+    // as it opens; the virtual authenticator answers with the one credential it holds.
+    let account = b.wait_for_text("Gérer votre compte").await;
+    assert!(account.contains(EMAIL), "{account}");
+    assert!(
+        account.contains("clé d'accès"),
+        "signed in by passkey: {account}"
+    );
+
+    // Deleted, it no longer signs in (the device still offers it).
+    b.client
+        .goto(&format!("{}/account/passkeys", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("Ordinateur du service").await;
+    b.click("#passkeys form[action='/account/passkeys/delete'] button")
+        .await;
+    b.wait_for_text("Clé supprimée").await;
+    b.client
+        .goto(&format!("{}/account", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("Gérer votre compte").await;
+    sign_out(&b).await;
+    b.client
+        .goto(&format!("{}/login", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("Clé d'accès refusée").await;
+    b.audit().await;
+    b.client.close().await.unwrap();
+}
