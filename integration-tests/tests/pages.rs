@@ -42,7 +42,7 @@ async fn branding_a_framed_404_and_a_password_form_that_says_what_is_missing() {
     );
     assert!(portal.body.contains("src=\"/static/brand-logo\""));
     assert!(
-        portal.body.contains("autocomplete=\"username\""),
+        portal.body.contains("autocomplete=\"username webauthn\""),
         "the address is the username for password managers"
     );
     let css = b.get_once("/static/brand.css").await;

@@ -100,3 +100,91 @@ async fn a_passkey_added_from_the_account_page_signs_in_through_autofill_until_d
     b.audit().await;
     b.client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_with_a_passkey_confirm_the_console_with_it_and_no_longer_with_a_code() {
+    const ADMIN: &str = "admin.cle@uness.test";
+    let d = Deployment::start_with(
+        1,
+        &format!("[console]\nstaff = [{{ email = \"{ADMIN}\", role = \"admin\" }}]\n"),
+    )
+    .await;
+    let mails = flows::active_by_invitation(&d, ADMIN, PASSWORD, 0).await;
+    let mut b = driver().await;
+    b.add_virtual_authenticator().await;
+
+    // First console session: password, then the e-mailed code (no passkey yet); the
+    // console asks for a passkey, which is added.
+    b.client
+        .goto(&format!("{}/login", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("Votre adresse email").await;
+    b.fill("#email", ADMIN).await;
+    b.click("main form[action='/login'] button[type=submit]")
+        .await;
+    b.wait_for_text("Votre mot de passe").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("main form[action='/login/password'] button[type=submit]")
+        .await;
+    b.wait_for_text("Gérer votre compte").await;
+    b.client
+        .goto(&format!("{}/console", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("Recevoir un code").await;
+    b.click("form[action='/console/code'] button").await;
+    b.wait_for_text("Code à 6 chiffres").await;
+    let (_, text) = passerelle_integration_tests::smtp_mail(&d.smtp, mails).await;
+    b.fill(
+        "#code",
+        &passerelle_integration_tests::code_in(&text).unwrap(),
+    )
+    .await;
+    b.click("form[action='/console/verify'] button").await;
+    b.wait_for_text("Ajoutez une clé d'accès").await;
+    b.click("#enrol-passkey a").await;
+    b.wait_for_text("Aucune clé d'accès").await;
+    b.fill("#new-name", "Clé du support").await;
+    b.click("#add-passkey-button").await;
+    b.wait_for_text("Clé d'accès ajoutée").await;
+
+    // Next session: the portal signs in with the passkey, the console asks for it again
+    // (a fresh check), and the code is refused from now on.
+    b.client
+        .goto(&format!("{}/account", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("Gérer votre compte").await;
+    sign_out(&b).await;
+    b.client
+        .goto(&format!("{}/login", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("Gérer votre compte").await;
+    b.client
+        .goto(&format!("{}/console", d.public_url))
+        .await
+        .unwrap();
+    b.wait_for_text("id=\"passkey-factor-button\"").await;
+    b.audit().await;
+    let code_status = b
+        .client
+        .execute(
+            "return fetch('/console/code', { method: 'POST', body: new URLSearchParams({ csrf: document.querySelector('input[name=csrf]').value }) }).then(r => r.status);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(code_status, serde_json::json!(409), "the code only enrols");
+    b.click("#passkey-factor-button").await;
+    let home = b.wait_for_text("Trouver un compte").await;
+    assert!(!home.contains("enrol-passkey"), "{home}");
+    b.audit().await;
+    b.client.close().await.unwrap();
+    let config = d.config.display().to_string();
+    let (_, export, _) =
+        passerelle_integration_tests::cli(&["audit", "export", "--config", &config]);
+    assert!(export.contains("admin passkey"), "{export}");
+    assert!(export.contains("admin email_code"), "{export}");
+}

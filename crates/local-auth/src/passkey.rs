@@ -18,8 +18,9 @@ use std::time::Duration;
 use passerelle_store::Expiry;
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    AuthenticationResult, DiscoverableAuthentication, DiscoverableKey, Passkey,
+    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
 use webauthn_rs_proto::ResidentKeyRequirement;
@@ -137,6 +138,10 @@ enum State {
     },
     SignIn {
         state: DiscoverableAuthentication,
+    },
+    Check {
+        email: Email,
+        state: PasskeyAuthentication,
     },
 }
 
@@ -368,21 +373,109 @@ impl LocalAuth {
             AccountStatus::PendingActivation => return Err(Error::NotActivated),
         }
         let now = self.clock.now();
-        let mut bound = false;
-        for k in &mut set.keys {
-            if k.passkey.cred_id() == result.cred_id() {
-                k.passkey.update_credential(&result);
-                k.last_used_at = Some(now);
-                bound = !result.backup_eligible();
-            }
-        }
-        self.store
-            .set(&keys::passkeys(&email), &set, Expiry::Never)
-            .await?;
+        let bound = self.record_use(&email, &mut set, &result).await?;
         let mut account = account;
         account.last_login_at = Some(now);
         self.save(&account).await?;
         Ok((account, bound))
+    }
+
+    /// Keeps what an assertion changed (counter, backup state, last use); whether the
+    /// passkey is device-bound.
+    async fn record_use(
+        &self,
+        email: &Email,
+        set: &mut Set,
+        result: &AuthenticationResult,
+    ) -> Result<bool, Error> {
+        let now = self.clock.now();
+        for k in &mut set.keys {
+            if k.passkey.cred_id() == result.cred_id() {
+                k.passkey.update_credential(result);
+                k.last_used_at = Some(now);
+            }
+        }
+        self.store
+            .set(&keys::passkeys(email), &*set, Expiry::Never)
+            .await?;
+        Ok(!result.backup_eligible())
+    }
+
+    /// Whether the account holds a passkey.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn has_passkey(&self, email: &Email) -> Result<bool, Error> {
+        Ok(self
+            .passkey_set(email)
+            .await?
+            .is_some_and(|s| !s.keys.is_empty()))
+    }
+
+    /// Starts a check that the signed-in owner of `email` holds one of its passkeys (a
+    /// second factor: the browser's dialog lists only this account's credentials).
+    ///
+    /// # Errors
+    /// [`Error::PasskeysOff`]; [`Error::NotFound`] when the account has no passkey;
+    /// [`Error::Unavailable`].
+    pub async fn start_passkey_check(&self, email: &Email) -> Result<Ceremony, Error> {
+        let relying = self.relying()?;
+        let set = self
+            .passkey_set(email)
+            .await?
+            .filter(|s| !s.keys.is_empty())
+            .ok_or(Error::NotFound)?;
+        let held: Vec<Passkey> = set.keys.iter().map(|k| k.passkey.clone()).collect();
+        let (options, state) = relying
+            .webauthn
+            .start_passkey_authentication(&held)
+            .map_err(|e| Error::Internal(format!("passkey check: {e}")))?;
+        let id = self
+            .ceremony(&State::Check {
+                email: email.clone(),
+                state,
+            })
+            .await?;
+        let options = serde_json::to_value(&options)
+            .map_err(|e| Error::Internal(format!("passkey options: {e}")))?;
+        Ok(Ceremony { id, options })
+    }
+
+    /// Finishes a [`LocalAuth::start_passkey_check`]: whether the passkey used is
+    /// device-bound.
+    ///
+    /// # Errors
+    /// [`Error::PasskeyRefused`] for an unknown, spent or other account's ceremony, or an
+    /// answer webauthn-rs refuses (user verification, counter, signature);
+    /// [`Error::Unavailable`].
+    pub async fn finish_passkey_check(
+        &self,
+        email: &Email,
+        ceremony: &str,
+        answer: &str,
+    ) -> Result<bool, Error> {
+        let relying = self.relying()?;
+        let Some(State::Check {
+            email: owner,
+            state,
+        }) = self.store.take::<State>(&keys::ceremony(ceremony)).await?
+        else {
+            return Err(refused("ceremony"));
+        };
+        if owner.key() != email.key() {
+            return Err(refused("ceremony"));
+        }
+        let answer: PublicKeyCredential =
+            serde_json::from_str(answer).map_err(|_| refused("answer"))?;
+        let result = relying
+            .webauthn
+            .finish_passkey_authentication(&answer, &state)
+            .map_err(|e| refused(&format!("assertion: {e}")))?;
+        let mut set = self
+            .passkey_set(email)
+            .await?
+            .ok_or_else(|| refused("unknown_credential"))?;
+        self.record_use(email, &mut set, &result).await
     }
 
     /// Renames a passkey of the account.

@@ -1,5 +1,5 @@
-// Passkeys: sign in on the portal (browser autofill and a button) and add one on the
-// account page. Everything else works without this script; without it (or without
+// Passkeys: sign in on the portal (browser autofill and a button), confirm the
+// console's second factor, and add one on the account page. Everything else works without this script; without it (or without
 // WebAuthn in the browser) no passkey control is shown at all.
 (function () {
   "use strict";
@@ -24,14 +24,16 @@
       .then(function (r) { if (!r.ok) throw new Error("options " + r.status); return r.json(); });
   }
 
-  // Sign-in: the portal's hidden form carries the answer back as an ordinary POST.
-  var signIn = document.getElementById("passkey-form");
-  if (signIn) {
+  // Sign-in (the portal) and the console's second factor: a hidden form carries the
+  // browser's answer back as an ordinary POST. The portal also asks through autofill
+  // (conditional mediation) as soon as it opens; the button asks with the browser's
+  // own dialog.
+  function setupGet(form) {
     var controller = null;
     var ask = function (conditional) {
       if (controller) controller.abort();
       controller = new AbortController();
-      return post("/login/passkey/options", csrf(signIn)).then(function (o) {
+      return post(form.getAttribute("data-options"), csrf(form)).then(function (o) {
         var pk = o.options.publicKey;
         pk.challenge = b64uToBytes(pk.challenge);
         (pk.allowCredentials || []).forEach(function (c) { c.id = b64uToBytes(c.id); });
@@ -40,8 +42,8 @@
         return navigator.credentials.get(req).then(function (cred) {
           if (!cred) return;
           var r = cred.response;
-          signIn.querySelector("input[name=ceremony]").value = o.ceremony;
-          signIn.querySelector("input[name=credential]").value = JSON.stringify({
+          form.querySelector("input[name=ceremony]").value = o.ceremony;
+          form.querySelector("input[name=credential]").value = JSON.stringify({
             id: cred.id, rawId: bytesToB64u(cred.rawId), type: cred.type,
             response: {
               authenticatorData: bytesToB64u(r.authenticatorData),
@@ -51,25 +53,29 @@
             },
             extensions: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
           });
-          signIn.submit();
+          form.submit();
         });
       });
     };
     var button = document.createElement("button");
     button.type = "button";
-    button.id = "passkey-button";
-    button.className = "secondary";
-    button.textContent = signIn.getAttribute("data-label");
+    button.id = form.id + "-button";
+    if (form.getAttribute("data-conditional") === "1") button.className = "secondary";
+    button.textContent = form.getAttribute("data-label");
     button.addEventListener("click", function () {
       ask(false).catch(function (e) { if (e.name !== "AbortError") console.warn(e); });
     });
-    signIn.parentNode.insertBefore(button, signIn);
-    if (PublicKeyCredential.isConditionalMediationAvailable) {
+    form.parentNode.insertBefore(button, form);
+    if (form.getAttribute("data-conditional") === "1" && PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
         if (ok) ask(true).catch(function () {});
       });
     }
   }
+  ["passkey-form", "passkey-factor"].forEach(function (id) {
+    var form = document.getElementById(id);
+    if (form) setupGet(form);
+  });
 
   // Adding a passkey: the form gets the browser's answer, then is sent as usual.
   var add = document.getElementById("add-passkey");

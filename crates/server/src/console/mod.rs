@@ -32,7 +32,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use passerelle_audit::{Action, Actor, Record as AuditRecord};
 use passerelle_local_auth::{CodePurpose, Email, Error as LocalError};
 use passerelle_oidc_provider::Amr;
@@ -233,6 +233,9 @@ struct FactorPage<'a> {
     error: Option<String>,
     /// Signed in by an e-mailed code only: one factor; sign in with a password first.
     needs_password: bool,
+    /// The staff member holds a passkey: it is the second factor (the code only
+    /// enrols the first one).
+    passkey: bool,
 }
 
 #[derive(Template)]
@@ -243,21 +246,23 @@ struct HomePage<'a> {
     role: &'a str,
     acts: bool,
     audits: bool,
+    /// No passkey yet: the console asks to add one (it then replaces the code).
+    enrol: bool,
 }
 
-fn factor_page(
+async fn factor_page(
     cx: &Cx,
     email: &Email,
     status: StatusCode,
     sent: bool,
     error: Option<String>,
 ) -> Result<Response, Fail> {
-    let needs_password = cx
-        .session
-        .record
-        .user
-        .as_ref()
-        .is_none_or(|u| !u.amr.iter().any(|a| matches!(a, Amr::Pwd | Amr::Fed)));
+    let needs_password = cx.session.record.user.as_ref().is_none_or(|u| {
+        !u.amr
+            .iter()
+            .any(|a| matches!(a, Amr::Pwd | Amr::Fed | Amr::Hwk | Amr::Swk))
+    });
+    let passkey = cx.app.local.has_passkey(email).await.map_err(Fail::local)?;
     let l = cx.layout("console.factor_title");
     crate::web::page::html(
         status,
@@ -267,8 +272,63 @@ fn factor_page(
             sent,
             error,
             needs_password,
+            passkey,
         },
     )
+}
+
+/// Refuses the e-mailed code to a staff member who holds a passkey (the code only
+/// enrols the first one).
+async fn code_allowed(cx: &Cx, email: &Email) -> Result<Option<Response>, Fail> {
+    if !cx.app.local.has_passkey(email).await.map_err(Fail::local)? {
+        return Ok(None);
+    }
+    let msg = cx.t.get("console.use_passkey").to_owned();
+    factor_page(cx, email, StatusCode::CONFLICT, false, Some(msg))
+        .await
+        .map(Some)
+}
+
+/// The second factor passed (`how`: `passkey` or `email_code`): a staff session never
+/// carries app sign-ins, so the apps this browser session signed in to are signed out
+/// (back-channel logout) under a new sign-in id; the session id changes; the grant
+/// opens; the audit log records it.
+async fn open_console(
+    cx: &mut Cx,
+    email: &Email,
+    role: Role,
+    how: &str,
+    back: &str,
+) -> Result<Response, Fail> {
+    let from = cx.client.clone();
+    cx.app.sessions.rotate(&mut cx.session, cx.now).await?;
+    if let Some(old) = cx.session.record.user.as_ref().map(|u| u.sid.clone()) {
+        cx.app.oidc.logout_session(&old).await?;
+        let sid = crate::web::session::random_id()?;
+        cx.app.sessions.remember_sign_in(&email.key(), &sid).await?;
+        if let Some(user) = cx.session.record.user.as_mut() {
+            user.sid = sid;
+        }
+    }
+    cx.session.record.console = Some(Grant {
+        email: email.as_str().to_owned(),
+        verified_at: cx.now,
+        seen_at: cx.now,
+    });
+    let actor = Actor::Staff {
+        email: email.as_str().to_owned(),
+    };
+    audit(
+        cx,
+        AuditRecord::now(actor, &from, Action::StaffSignIn)
+            .detail(&format!("{} {how}", role.as_str())),
+    )
+    .await?;
+    Ok(see_other(if back.starts_with("/console/") {
+        back
+    } else {
+        "/console"
+    }))
 }
 
 /// Writes an audit record; the action is not reported done when it cannot be kept.
@@ -286,8 +346,14 @@ pub(crate) async fn home(
     page!(app, headers, peer, "/console", |cx| {
         let Some(staff) = staff(cx)? else {
             let (email, _) = listed(cx)?;
-            return factor_page(cx, &email, StatusCode::OK, false, None);
+            return factor_page(cx, &email, StatusCode::OK, false, None).await;
         };
+        let enrol = !cx
+            .app
+            .local
+            .has_passkey(&staff.email)
+            .await
+            .map_err(Fail::local)?;
         let l = cx.layout("console.title");
         cx.render(&HomePage {
             l: &l,
@@ -295,6 +361,7 @@ pub(crate) async fn home(
             role: staff.role.as_str(),
             acts: staff.role.acts(),
             audits: staff.role.audits(),
+            enrol,
         })
     })
 }
@@ -310,12 +377,15 @@ pub(crate) async fn send_code(
     page!(app, headers, peer, "/console/code", |cx| {
         let (email, _) = listed(cx)?;
         cx.check_form(&headers, fields.get("csrf"))?;
+        if let Some(refused) = code_allowed(cx, &email).await? {
+            return Ok(refused);
+        }
         cx.app
             .local
             .send_code(&email, CodePurpose::Reauthenticate, cx.t.lang(), &cx.client)
             .await
             .map_err(Fail::local)?;
-        factor_page(cx, &email, StatusCode::OK, true, None)
+        factor_page(cx, &email, StatusCode::OK, true, None).await
     })
 }
 
@@ -330,6 +400,9 @@ pub(crate) async fn verify(
     page!(app, headers, peer, "/console/verify", |cx| {
         let (email, role) = listed(cx)?;
         cx.check_form(&headers, fields.get("csrf"))?;
+        if let Some(refused) = code_allowed(cx, &email).await? {
+            return Ok(refused);
+        }
         let from = cx.client.clone();
         let actor = Actor::Staff {
             email: email.as_str().to_owned(),
@@ -340,36 +413,7 @@ pub(crate) async fn verify(
             .verify_code(&email, CodePurpose::Reauthenticate, fields.get("code"))
             .await
         {
-            Ok(_) => {
-                // A staff session never carries app sign-ins: the apps this browser
-                // session signed in to are signed out (back-channel logout), and the
-                // session gets a new id and a new sign-in id.
-                cx.app.sessions.rotate(&mut cx.session, cx.now).await?;
-                if let Some(old) = cx.session.record.user.as_ref().map(|u| u.sid.clone()) {
-                    cx.app.oidc.logout_session(&old).await?;
-                    let sid = crate::web::session::random_id()?;
-                    cx.app.sessions.remember_sign_in(&email.key(), &sid).await?;
-                    if let Some(user) = cx.session.record.user.as_mut() {
-                        user.sid = sid;
-                    }
-                }
-                cx.session.record.console = Some(Grant {
-                    email: email.as_str().to_owned(),
-                    verified_at: cx.now,
-                    seen_at: cx.now,
-                });
-                audit(
-                    cx,
-                    AuditRecord::now(actor, &from, Action::StaffSignIn).detail(role.as_str()),
-                )
-                .await?;
-                let back = fields.get("back");
-                Ok(see_other(if back.starts_with("/console/") {
-                    back
-                } else {
-                    "/console"
-                }))
-            }
+            Ok(_) => open_console(cx, &email, role, "email_code", fields.get("back")).await,
             Err(e @ (LocalError::Unavailable(_) | LocalError::Throttled { .. })) => {
                 Err(Fail::local(e))
             }
@@ -388,6 +432,76 @@ pub(crate) async fn verify(
                     true,
                     Some(msg),
                 )
+                .await
+            }
+        }
+    })
+}
+
+/// `POST /console/passkey/options`: the second factor's passkey ceremony (JSON).
+pub(crate) async fn passkey_options(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/console/passkey/options", |cx| {
+        let (email, _) = listed(cx)?;
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let c = cx
+            .app
+            .local
+            .start_passkey_check(&email)
+            .await
+            .map_err(Fail::local)?;
+        Ok(
+            axum::Json(serde_json::json!({ "ceremony": c.id, "options": c.options }))
+                .into_response(),
+        )
+    })
+}
+
+/// `POST /console/passkey`: the browser's answer; opens the console.
+pub(crate) async fn passkey_verify(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/console/passkey", |cx| {
+        let (email, role) = listed(cx)?;
+        cx.check_form(&headers, fields.get("csrf"))?;
+        match cx
+            .app
+            .local
+            .finish_passkey_check(&email, fields.get("ceremony"), fields.get("credential"))
+            .await
+        {
+            Ok(_) => open_console(cx, &email, role, "passkey", fields.get("back")).await,
+            Err(e @ LocalError::Unavailable(_)) => Err(Fail::local(e)),
+            Err(e) => {
+                tracing::warn!(error = %e, "console passkey refused");
+                let from = cx.client.clone();
+                let actor = Actor::Staff {
+                    email: email.as_str().to_owned(),
+                };
+                audit(
+                    cx,
+                    AuditRecord::now(actor, &from, Action::StaffSecondFactorRefused)
+                        .detail("passkey"),
+                )
+                .await?;
+                let msg = cx.t.get("console.passkey_refused").to_owned();
+                factor_page(
+                    cx,
+                    &email,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    false,
+                    Some(msg),
+                )
+                .await
             }
         }
     })

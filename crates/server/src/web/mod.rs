@@ -410,6 +410,11 @@ pub(crate) fn router(app: App) -> Router {
         .route("/console", get(crate::console::home))
         .route("/console/code", post(crate::console::send_code))
         .route("/console/verify", post(crate::console::verify))
+        .route(
+            "/console/passkey/options",
+            post(crate::console::passkey_options),
+        )
+        .route("/console/passkey", post(crate::console::passkey_verify))
         .route("/console/accounts", get(crate::console::accounts::find))
         .route(
             "/console/accounts/change",
