@@ -190,7 +190,66 @@ impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
     }
 }
 
+/// WebDriver's « Get Credentials » / « Add Credential » on a virtual authenticator.
+#[derive(Debug)]
+struct Credentials {
+    authenticator: String,
+    add: Option<serde_json::Value>,
+}
+
+impl WebDriverCompatibleCommand for Credentials {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let what = if self.add.is_some() {
+            "credential"
+        } else {
+            "credentials"
+        };
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator/{}/{what}",
+            session_id.unwrap_or_default(),
+            self.authenticator
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        match &self.add {
+            Some(c) => (http::Method::POST, Some(c.to_string())),
+            None => (http::Method::GET, None),
+        }
+    }
+}
+
 impl Driver {
+    /// The credentials a virtual authenticator holds (with their private keys and
+    /// signature counters), as WebDriver gives them.
+    pub async fn credentials(&self, authenticator: &str) -> Vec<serde_json::Value> {
+        let got = self
+            .client
+            .issue_cmd(Credentials {
+                authenticator: authenticator.to_owned(),
+                add: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("get credentials: {e}"));
+        got.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Puts `credential` (as [`Driver::credentials`] gives it) into a virtual
+    /// authenticator: the same passkey on another browser profile.
+    pub async fn add_credential(&self, authenticator: &str, credential: serde_json::Value) {
+        self.client
+            .issue_cmd(Credentials {
+                authenticator: authenticator.to_owned(),
+                add: Some(credential),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("add credential: {e}"));
+    }
+
     /// Gives this browser a virtual passkey authenticator; returns its id.
     pub async fn add_virtual_authenticator(&self) -> String {
         let id = self

@@ -188,3 +188,68 @@ async fn staff_with_a_passkey_confirm_the_console_with_it_and_no_longer_with_a_c
     assert!(export.contains("admin passkey"), "{export}");
     assert!(export.contains("admin email_code"), "{export}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_passkey_works_on_a_second_profile_and_a_cloned_counter_is_refused() {
+    let d = Deployment::start(1).await;
+    flows::active_by_invitation(&d, EMAIL, PASSWORD, 0).await;
+    let mut first = driver().await;
+    let authenticator = first.add_virtual_authenticator().await;
+    password_sign_in(&mut first, &d).await;
+    first.click("#passkeys-link").await;
+    first.wait_for_text("Aucune clé d'accès").await;
+    first.fill("#new-name", "Téléphone").await;
+    first.click("#add-passkey-button").await;
+    first.wait_for_text("Clé d'accès ajoutée").await;
+    // Two sign-ins on the first profile: its counter moves on.
+    for _ in 0..2 {
+        first
+            .client
+            .goto(&format!("{}/account", d.public_url))
+            .await
+            .unwrap();
+        first.wait_for_text("Gérer votre compte").await;
+        sign_out(&first).await;
+        first
+            .client
+            .goto(&format!("{}/login", d.public_url))
+            .await
+            .unwrap();
+        first.wait_for_text("Gérer votre compte").await;
+    }
+    let held = first.credentials(&authenticator).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    let count = held[0]["signCount"].as_u64().unwrap();
+    assert!(count >= 2, "{held:?}");
+    first.client.close().await.unwrap();
+
+    // A second profile holding the same credential (synced, as a password manager
+    // would): it signs in.
+    let second = driver().await;
+    let other = second.add_virtual_authenticator().await;
+    let mut synced = held[0].clone();
+    synced["signCount"] = serde_json::json!(count + 100);
+    second.add_credential(&other, synced).await;
+    second
+        .client
+        .goto(&format!("{}/login", d.public_url))
+        .await
+        .unwrap();
+    let page = second.wait_for_text("Gérer votre compte").await;
+    assert!(page.contains(EMAIL), "{page}");
+    second.client.close().await.unwrap();
+
+    // A clone whose counter is behind what the server saw: refused.
+    let third = driver().await;
+    let clone = third.add_virtual_authenticator().await;
+    let mut cloned = held[0].clone();
+    cloned["signCount"] = serde_json::json!(1);
+    third.add_credential(&clone, cloned).await;
+    third
+        .client
+        .goto(&format!("{}/login", d.public_url))
+        .await
+        .unwrap();
+    third.wait_for_text("Clé d'accès refusée").await;
+    third.client.close().await.unwrap();
+}
