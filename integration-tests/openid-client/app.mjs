@@ -5,7 +5,10 @@
 //   out {"authorize": URL}                      — the test's browser goes there
 //   in  CALLBACK_URL                            — where Passerelle sent the browser back
 //   out {"claims": {...}, "userinfo": {...}}    — after code + PKCE, ID token validation
-//   out {"error": "..."}                        — anything openid-client refused
+//   out {"error": "...", "code": "..."}        — anything openid-client (or the acr check)
+//                                                 refused; code: the OAuth error, if any
+// An app that asks for acr_values checks the ID token's acr is one of them (openid-client
+// leaves that to the app, as REFEDS MFA asks of every relying party).
 import * as client from 'openid-client';
 import * as readline from 'node:readline';
 
@@ -34,9 +37,12 @@ for (;;) {
       pkceCodeVerifier: verifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
     });
     const claims = tokens.claims();
+    if (params.acr_values && !String(params.acr_values).split(' ').includes(claims.acr)) {
+      throw new Error(`acr ${claims.acr} is not one of those asked for (${params.acr_values})`);
+    }
     const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
     console.log(JSON.stringify({ claims, userinfo, id_token: tokens.id_token }));
   } catch (e) {
-    console.log(JSON.stringify({ error: String(e && e.message || e) }));
+    console.log(JSON.stringify({ error: String(e && e.message || e), code: e && e.error }));
   }
 }

@@ -22,6 +22,9 @@ pub const CLIENT_ID: &str = "it-app";
 pub const CLIENT_SECRET: &str = "it-app-secret-with-enough-entropy-0123456789";
 /// The dev IdP's test user and the address its university gives.
 pub const USER: (&str, &str, &str) = ("alice", "alice-pw", "alice.durand@etu.univ-test.fr");
+/// [`USER`]'s second factor at the dev IdP (asked when a request wants REFEDS MFA;
+/// the other users have none, and their university answers without MFA).
+pub const USER_OTP: &str = "424242";
 /// A dev IdP user whose university asserts another university's address (pysaml2's
 /// user's): what a compromised or misconfigured IdP would send.
 pub const MALLORY: (&str, &str, &str) = ("mallory", "mallory-pw", PYSAML2_MAIL);
@@ -99,6 +102,7 @@ fn pysaml2_entity(cert_der: &[u8]) -> String {
 
 fn user(login: &str, password: &str, mail: &str) -> DevUser {
     DevUser {
+        otp: None,
         login: login.into(),
         password: password.into(),
         attributes: vec![
@@ -164,7 +168,10 @@ impl Deployment {
             name_fr: "Université de Test".into(),
             scope: "univ-test.fr".into(),
             users: vec![
-                user(USER.0, USER.1, USER.2),
+                DevUser {
+                    otp: Some(USER_OTP.into()),
+                    ..user(USER.0, USER.1, USER.2)
+                },
                 user(MALLORY.0, MALLORY.1, MALLORY.2),
             ],
             sign_response: false,

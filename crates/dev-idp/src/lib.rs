@@ -2,7 +2,8 @@
 //!
 //! It holds a few configured users, publishes its metadata, takes AuthnRequests over
 //! HTTP-Redirect at `/sso`, shows a login form, and answers with an HTTP-POST form
-//! carrying a Response whose assertion is signed (and optionally encrypted for the SP,
+//! carrying a Response whose assertion is signed (its class REFEDS MFA when asked for
+//! and the user gave their one-time code, REFEDS SFA when that is asked) (and optionally encrypted for the SP,
 //! and the response optionally signed too). It exists so the whole journey runs without
 //! a real university. It must never be deployed in production: passwords are compared
 //! in clear, keys are made at start and kept in memory, nothing is rate-limited.
@@ -45,7 +46,21 @@ pub struct DevUser {
     pub password: String,
     /// Attributes by URI name.
     pub attributes: Vec<(String, Vec<String>)>,
+    /// A second factor (a fixed one-time code, in clear): when a request asks for REFEDS
+    /// MFA, the form asks for it and the answer carries MFA. A user without one is
+    /// answered with a password-only class whatever is asked, as an IdP that ignores
+    /// `RequestedAuthnContext` does.
+    #[serde(default)]
+    pub otp: Option<String>,
 }
+
+/// REFEDS MFA's class identifier.
+pub const REFEDS_MFA: &str = "https://refeds.org/profile/mfa";
+/// REFEDS SFA's class identifier.
+pub const REFEDS_SFA: &str = "https://refeds.org/profile/sfa";
+/// The class answered when nothing stronger was asked and done.
+pub const PASSWORD_PROTECTED: &str =
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 /// What the dev IdP does.
 #[derive(Debug, Clone)]

@@ -24,6 +24,15 @@ pub(crate) struct Request {
     pub(crate) id: String,
     pub(crate) acs_url: String,
     pub(crate) issuer: String,
+    /// `RequestedAuthnContext`'s class references.
+    pub(crate) classes: Vec<String>,
+}
+
+impl Request {
+    /// Whether REFEDS MFA is asked for.
+    pub(crate) fn wants_mfa(&self) -> bool {
+        self.classes.iter().any(|c| c == crate::REFEDS_MFA)
+    }
 }
 
 /// Decodes an HTTP-Redirect `SAMLRequest` (base64 of raw DEFLATE).
@@ -39,6 +48,7 @@ pub(crate) fn read_request(saml_request: &str) -> Result<Request, Error> {
     let mut reader = Reader::from_str(&xml);
     let mut req = Request::default();
     let mut in_issuer = false;
+    let mut in_class = false;
     loop {
         match reader
             .read_event()
@@ -60,9 +70,21 @@ pub(crate) fn read_request(saml_request: &str) -> Result<Request, Error> {
                     }
                 }
                 in_issuer = local.as_ref() == "Issuer";
+                in_class = local.as_ref() == "AuthnContextClassRef";
+                if in_class {
+                    req.classes.push(String::new());
+                }
             }
             Event::Text(t) if in_issuer => req.issuer.push_str(t.xml10_content().trim()),
-            Event::End(_) => in_issuer = false,
+            Event::Text(t) if in_class => {
+                if let Some(c) = req.classes.last_mut() {
+                    c.push_str(t.xml10_content().trim());
+                }
+            }
+            Event::End(_) => {
+                in_issuer = false;
+                in_class = false;
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -134,8 +156,21 @@ fn encrypt(assertion: &str, cert_pem: &str) -> Result<String, Error> {
     ))
 }
 
-/// The Response for `user`, base64-encoded for the POST form.
-pub(crate) fn respond(idp: &DevIdp, req: &Request, user: &DevUser) -> Result<String, Error> {
+/// The Response for `user`, base64-encoded for the POST form; `mfa`: the user gave their
+/// second factor.
+pub(crate) fn respond(
+    idp: &DevIdp,
+    req: &Request,
+    user: &DevUser,
+    mfa: bool,
+) -> Result<String, Error> {
+    let class = if mfa && req.wants_mfa() {
+        crate::REFEDS_MFA
+    } else if req.classes.iter().any(|c| c == crate::REFEDS_SFA) {
+        crate::REFEDS_SFA
+    } else {
+        crate::PASSWORD_PROTECTED
+    };
     let c = &idp.config;
     let (response_id, assertion_id) = (random_id()?, random_id()?);
     let (before, now, after) = (now_text(-1), now_text(0), now_text(5));
@@ -149,7 +184,7 @@ pub(crate) fn respond(idp: &DevIdp, req: &Request, user: &DevUser) -> Result<Str
         })
         .collect();
     let mut assertion = format!(
-        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{assertion_id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{idp_id}</saml:Issuer>{sig}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{nameid}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData Recipient="{acs}" NotOnOrAfter="{after}" InResponseTo="{irt}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{sp}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="{response_id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attributes}</saml:AttributeStatement></saml:Assertion>"#,
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{assertion_id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{idp_id}</saml:Issuer>{sig}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{nameid}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData Recipient="{acs}" NotOnOrAfter="{after}" InResponseTo="{irt}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{sp}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="{response_id}"><saml:AuthnContext><saml:AuthnContextClassRef>{class}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attributes}</saml:AttributeStatement></saml:Assertion>"#,
         idp_id = e(&c.entity_id),
         sig = template(&assertion_id),
         nameid = e(&format!("{}-{}", user.login, c.scope)),

@@ -24,6 +24,8 @@ struct SsoQuery {
 struct LoginForm {
     login: String,
     password: String,
+    #[serde(default)]
+    otp: String,
     #[serde(rename = "SAMLRequest")]
     saml_request: String,
     #[serde(rename = "RelayState", default)]
@@ -45,7 +47,13 @@ fn login_page(
     saml_request: &str,
     relay_state: &str,
     error: Option<&str>,
+    mfa: bool,
 ) -> Html<String> {
+    let otp = if mfa {
+        r#"<p>Le service demande une authentification multi-facteurs (REFEDS MFA).</p><p><label for="otp">Code à usage unique</label> <input id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code"></p>"#
+    } else {
+        ""
+    };
     let users: String = idp
         .config
         .users
@@ -58,7 +66,7 @@ fn login_page(
     page(
         &format!("{} — IdP de démonstration", idp.config.name_fr),
         &format!(
-            r#"<p>IdP de démonstration : ne pas utiliser en production.</p>{error}<form method="post" action="{base}/sso/login"><input type="hidden" name="SAMLRequest" value="{req}"><input type="hidden" name="RelayState" value="{relay}"><p><label for="login">Identifiant</label> <input id="login" name="login" autocomplete="username" required></p><p><label for="password">Mot de passe</label> <input id="password" name="password" type="password" autocomplete="current-password" required></p><p><button type="submit">Se connecter</button></p></form><p>Comptes de test :</p><ul>{users}</ul>"#,
+            r#"<p>IdP de démonstration : ne pas utiliser en production.</p>{error}<form method="post" action="{base}/sso/login"><input type="hidden" name="SAMLRequest" value="{req}"><input type="hidden" name="RelayState" value="{relay}"><p><label for="login">Identifiant</label> <input id="login" name="login" autocomplete="username" required></p><p><label for="password">Mot de passe</label> <input id="password" name="password" type="password" autocomplete="current-password" required></p>{otp}<p><button type="submit">Se connecter</button></p></form><p>Comptes de test :</p><ul>{users}</ul>"#,
             base = escape(idp.config.base_url.as_str()),
             req = escape(saml_request),
             relay = escape(relay_state),
@@ -89,7 +97,9 @@ async fn sso(
             .into_response();
     }
     match read_request(&q.saml_request) {
-        Ok(_) => login_page(&idp, &q.saml_request, &q.relay_state, None).into_response(),
+        Ok(r) => {
+            login_page(&idp, &q.saml_request, &q.relay_state, None, r.wants_mfa()).into_response()
+        }
         Err(e) => (
             StatusCode::BAD_REQUEST,
             page("Requête invalide", &escape(e.to_string().as_str())),
@@ -120,10 +130,29 @@ async fn login(State(idp): State<DevIdp>, axum::Form(f): axum::Form<LoginForm>) 
             &f.saml_request,
             &f.relay_state,
             Some("Identifiant ou mot de passe incorrect."),
+            request.wants_mfa(),
         );
         return (StatusCode::UNAUTHORIZED, page).into_response();
     };
-    match respond(&idp, &request, user) {
+    // Asked for MFA: a user with a second factor must give it; one without is answered
+    // with a password-only class (the SP decides what that is worth).
+    let mfa = match user.otp.as_deref() {
+        Some(code) if request.wants_mfa() => {
+            if f.otp.trim() != code {
+                let page = login_page(
+                    &idp,
+                    &f.saml_request,
+                    &f.relay_state,
+                    Some("Code à usage unique incorrect."),
+                    true,
+                );
+                return (StatusCode::UNAUTHORIZED, page).into_response();
+            }
+            true
+        }
+        _ => false,
+    };
+    match respond(&idp, &request, user, mfa) {
         Ok(saml_response) => page(
             "Retour vers le service",
             &format!(

@@ -46,6 +46,7 @@ async fn main() {
         jwks_uri: None,
         initiate_login_uri: None,
         client_uri: None,
+        default_acr_values: Vec::new(),
     };
     let provider = Arc::new(
         Provider::new(
@@ -83,6 +84,7 @@ async fn main() {
             subject: "acct-bench".into(),
             auth_time: unix_now(),
             amr: vec![Amr::Pwd],
+            assurance: passerelle_oidc_provider::Assurance::NONE,
             acr: None,
             sid: format!("sid-{i}"),
             claims: UserClaims {
@@ -91,11 +93,11 @@ async fn main() {
                 ..UserClaims::default()
             },
         };
-        let to = provider
-            .complete(&p.id, auth)
-            .await
-            .expect("complete")
-            .expect("pending");
+        let passerelle_oidc_provider::Completion::Redirect(to) =
+            provider.complete(&p.id, auth).await.expect("complete")
+        else {
+            panic!("the pending request was not answered");
+        };
         let code = url::Url::parse(&to)
             .expect("redirect")
             .query_pairs()

@@ -18,6 +18,7 @@ use passerelle_store::{Expiry, Key};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::assurance::AcrRequest;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, OAuthError};
 use crate::jwt;
@@ -62,8 +63,10 @@ pub struct PendingAuthorization {
     pub login_hint: Option<String>,
     /// `ui_locales`.
     pub ui_locales: Option<String>,
-    /// `acr_values`.
-    pub acr_values: Option<String>,
+    /// The authentication context classes asked for (`acr_values`, the `claims`
+    /// request's `acr`, else the client's `default_acr_values`).
+    #[serde(default)]
+    pub acr: AcrRequest,
     /// The `sub` of a valid `id_token_hint`: who the client believes is signed in, as
     /// this client sees subjects (public or pairwise).
     #[serde(default)]
@@ -81,6 +84,18 @@ impl PendingAuthorization {
             Some(t) => self.max_age.is_some_and(|m| now.saturating_sub(t) > m),
         }
     }
+}
+
+/// The outcome of [`Provider::complete`].
+#[derive(Debug)]
+pub enum Completion {
+    /// Send the browser here: the client's redirect URI with the code.
+    Redirect(String),
+    /// The request is unknown, expired or already answered.
+    Gone,
+    /// The sign-in meets none of the classes the request asks for: nothing was issued
+    /// and the request still waits.
+    Unmet(Box<PendingAuthorization>),
 }
 
 /// The outcome of an authorization request.
@@ -272,6 +287,21 @@ impl Provider {
             (Ok(a), Ok(b), Ok(c)) => (a, b, c),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return fail("invalid_request", &e),
         };
+        let claims = q.get("claims").copied();
+        if claims.is_some_and(|c| c.len() > 4096) {
+            return fail("invalid_request", "claims is longer than 4096 bytes");
+        }
+        let mut acr = match AcrRequest::parse(acr_values.as_deref(), claims) {
+            Ok(a) => a,
+            Err(e) => match e.strip_prefix("unmet: ") {
+                // OpenID Connect Core Unmet Authentication Requirements 1.0.
+                Some(why) => return fail("unmet_authentication_requirements", why),
+                None => return fail("invalid_request", &e),
+            },
+        };
+        if acr.is_empty() {
+            acr.values.clone_from(&client.default_acr_values);
+        }
         let hint_subject = match q.get("id_token_hint") {
             None => None,
             Some(h) => match self.hint_subject(client, h) {
@@ -297,7 +327,7 @@ impl Provider {
             max_age,
             login_hint,
             ui_locales,
-            acr_values,
+            acr,
             hint_subject,
         };
         self.store
@@ -345,14 +375,24 @@ impl Provider {
         Ok(self.store.get(&pending_key(id)).await?)
     }
 
-    /// Answers a pending request with a code for `auth`; returns the redirect URL, or
-    /// `None` when the request is unknown, expired or already answered.
+    /// Answers a pending request with a code for `auth`, asserting the first class the
+    /// request asks for that `auth.assurance` met (with none asked, the strongest REFEDS
+    /// class met). A sign-in that meets none of the classes asked for gets nothing: the
+    /// request keeps waiting ([`Completion::Unmet`]) for a step-up or a
+    /// [`Provider::deny`] with `unmet_authentication_requirements`.
     ///
     /// # Errors
     /// Store or randomness errors.
-    pub async fn complete(&self, id: &str, auth: Authentication) -> Result<Option<String>, Error> {
+    pub async fn complete(&self, id: &str, mut auth: Authentication) -> Result<Completion, Error> {
+        let Some(waiting) = self.pending(id).await? else {
+            return Ok(Completion::Gone);
+        };
+        match waiting.acr.answer(auth.assurance) {
+            Ok(acr) => auth.acr = acr,
+            Err(()) => return Ok(Completion::Unmet(Box::new(waiting))),
+        }
         let Some(p) = self.take_pending(id).await? else {
-            return Ok(None);
+            return Ok(Completion::Gone);
         };
         let code = random_token()?;
         let grant = CodeGrant {
@@ -372,7 +412,7 @@ impl Provider {
                 Expiry::After(Duration::from_secs(self.settings.code_lifetime)),
             )
             .await?;
-        Ok(Some(self.redirect_with(
+        Ok(Completion::Redirect(self.redirect_with(
             &p.redirect_uri,
             &[("code", &code)],
             p.state.as_deref(),

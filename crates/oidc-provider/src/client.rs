@@ -8,6 +8,7 @@
 //! [`MIN_SECRET_CHARS`] is refused before anything is compared. A registry never holds an
 //! invalid client: a bad field is a start-up error naming the client and the field.
 
+use crate::assurance::Acr;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -122,6 +123,11 @@ pub struct ClientConfig {
     /// registered no `initiate_login_uri`.
     #[serde(default)]
     pub client_uri: Option<String>,
+    /// The authentication context classes asked for on this app's behalf when its
+    /// request names none (OIDC Dynamic Registration `default_acr_values`), e.g.
+    /// `["https://refeds.org/profile/mfa"]` to make MFA the app's default.
+    #[serde(default)]
+    pub default_acr_values: Vec<String>,
 }
 
 /// A validated relying party.
@@ -160,6 +166,8 @@ pub struct Client {
     pub initiate_login_uri: Option<url::Url>,
     /// Home page.
     pub client_uri: Option<url::Url>,
+    /// Classes asked for when a request names none.
+    pub default_acr_values: Vec<Acr>,
 }
 
 impl Client {
@@ -324,6 +332,21 @@ impl Client {
                 )
             })?,
         };
+        let default_acr_values = c
+            .default_acr_values
+            .iter()
+            .map(|v| {
+                Acr::parse(v).ok_or_else(|| {
+                    err(
+                        "default_acr_values",
+                        format!(
+                            "{v:?} is not one of {}",
+                            Acr::ALL.map(Acr::as_str).join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if c.access_token_lifetime == Some(0) {
             return Err(err("access_token_lifetime", "must be positive".into()));
         }
@@ -345,6 +368,7 @@ impl Client {
             jwks_uri,
             initiate_login_uri,
             client_uri,
+            default_acr_values,
         })
     }
 
@@ -485,6 +509,7 @@ mod tests {
             jwks_uri: None,
             initiate_login_uri: None,
             client_uri: None,
+            default_acr_values: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! RFC 6749 / RFC 6750 JSON. The authorization and logout endpoints need pages, so the
 //! server mounts them (see [`crate::authorize`]).
 
+use crate::assurance::Acr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -111,12 +112,13 @@ pub fn discovery_document(p: &Provider) -> serde_json::Value {
         "introspection_endpoint_auth_methods_supported": methods,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash",
             "email", "email_verified", "name", "given_name", "family_name",
             "eduperson_affiliation", "schac_home_organization", "eduperson_principal_name",
             "account_kind"
         ],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
+        "acr_values_supported": Acr::ALL.map(Acr::as_str),
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],

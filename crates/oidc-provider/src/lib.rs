@@ -4,6 +4,8 @@
 //! - [`types`]: protocol values (client id, redirect URI, scopes, PKCE, `amr`) parsed once.
 //! - [`client`]: relying parties from configuration, validated at start-up.
 //! - [`keys`]: EdDSA, ES256 and RS256 signing keys, sealed in the store, rotated with overlap.
+//! - [`assurance`]: the context classes apps ask for (REFEDS SFA/MFA, `phr`, `phrh`) and
+//!   what a sign-in met: never a class that was not.
 //! - [`provider`]: settings, the [`Authentication`] the server hands over, ID tokens.
 //! - [`authorize`]: the authorization request's checks and its pending state in the store.
 //! - [`assertion`]: `private_key_jwt` client assertions.
@@ -18,6 +20,7 @@
 //! refresh token twice, and never put a secret or a private key in a log or an error.
 
 pub mod assertion;
+pub mod assurance;
 pub mod authorize;
 pub mod client;
 pub mod endpoints;
@@ -29,7 +32,8 @@ pub mod provider;
 pub mod token;
 pub mod types;
 
-pub use authorize::{Authorize, PendingAuthorization, Prompt};
+pub use assurance::{Acr, AcrRequest, Assurance};
+pub use authorize::{Authorize, Completion, PendingAuthorization, Prompt};
 pub use client::{
     AuthMethod, Client, ClientConfig, MIN_SECRET_CHARS, Registry, SubjectType, generate_secret,
     hash_secret,

@@ -21,6 +21,7 @@ use openidconnect::{
 use passerelle_store::Store;
 use serde::{Deserialize, Serialize};
 
+use crate::assurance::{Acr, Assurance};
 use crate::client::{Client, Registry, SubjectType};
 use crate::error::Error;
 use crate::keys::{Keys, SigningAlg};
@@ -99,8 +100,13 @@ pub struct Authentication {
     pub auth_time: i64,
     /// How.
     pub amr: Vec<Amr>,
-    /// The authentication context reached, if any.
-    pub acr: Option<String>,
+    /// The classes this sign-in met ([`Assurance::of`] its methods).
+    #[serde(default)]
+    pub assurance: Assurance,
+    /// The `acr` asserted: chosen by [`Provider::complete`] from the request and
+    /// [`Authentication::assurance`]; whatever the caller puts here is replaced.
+    #[serde(default)]
+    pub acr: Option<Acr>,
     /// The login session's id as shown to apps (`sid`; never the session cookie).
     pub sid: String,
     /// The user's claims.
@@ -393,7 +399,12 @@ impl Provider {
         )
         .set_auth_time(Some(ts(grant.auth.auth_time)?))
         .set_nonce(grant.nonce.clone().map(Nonce::new))
-        .set_auth_context_ref(grant.auth.acr.clone().map(AuthenticationContextClass::new))
+        .set_auth_context_ref(
+            grant
+                .auth
+                .acr
+                .map(|a| AuthenticationContextClass::new(a.as_str().to_owned())),
+        )
         .set_auth_method_refs(Some(
             grant
                 .auth

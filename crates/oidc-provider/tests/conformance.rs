@@ -621,9 +621,24 @@ async fn discovery_lists_only_claims_this_provider_can_send() {
         .iter()
         .filter_map(|c| c.as_str())
         .collect();
-    // No authentication context is ever asserted yet (passkeys and REFEDS MFA: #14).
-    assert!(!claims.contains(&"acr"), "{claims:?}");
+    let acrs: Vec<&str> = doc["acr_values_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert_eq!(
+        acrs,
+        [
+            "https://refeds.org/profile/mfa",
+            "https://refeds.org/profile/sfa",
+            "phr",
+            "phrh"
+        ]
+    );
+    assert_eq!(doc["claims_parameter_supported"], true);
     for sent in [
+        "acr",
         "sub",
         "email",
         "name",
@@ -633,4 +648,129 @@ async fn discovery_lists_only_claims_this_provider_can_send() {
     ] {
         assert!(claims.contains(&sent), "{sent} missing from {claims:?}");
     }
+}
+
+const MFA: &str = "https://refeds.org/profile/mfa";
+
+/// The ID token's claims (its signature is checked by the provider's own tests).
+fn id_token_claims(token: &serde_json::Value) -> serde_json::Value {
+    use base64::Engine as _;
+    let jwt = token["id_token"].as_str().unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn code_for(h: &Harness, extra: &[(&str, &str)]) -> Result<String, String> {
+    let mut p = base("cockpit");
+    p.extend_from_slice(extra);
+    let loc = authorize_location(&authorize_url(h, &p)).await;
+    query_param(&loc, "code").ok_or_else(|| query_param(&loc, "error").unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refeds_mfa_asked_is_met_by_a_passkey_and_never_by_a_password() {
+    let h = start().await;
+    // A password alone: no code, unmet_authentication_requirements (never a downgrade).
+    assert_eq!(
+        code_for(&h, &[("acr_values", MFA)]).await.unwrap_err(),
+        "unmet_authentication_requirements"
+    );
+    let essential = format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{MFA}"]}}}}}}"#);
+    assert_eq!(
+        code_for(&h, &[("claims", &essential)]).await.unwrap_err(),
+        "unmet_authentication_requirements"
+    );
+    // A device-bound passkey: the first class asked for that it meets.
+    let code = code_for(
+        &h,
+        &[
+            ("acr_values", &format!("urn:gold {MFA} phrh")),
+            ("login_hint", "passkey"),
+        ],
+    )
+    .await
+    .unwrap();
+    let (status, tokens) = exchange(&h, "cockpit", &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = id_token_claims(&tokens);
+    assert_eq!(claims["acr"], MFA);
+    assert_eq!(claims["amr"], serde_json::json!(["hwk"]));
+    let code = code_for(
+        &h,
+        &[
+            ("claims", &essential.replace(MFA, "phrh")),
+            ("login_hint", "passkey"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        id_token_claims(&exchange(&h, "cockpit", &code).await.1)["acr"],
+        "phrh"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acr_is_what_was_met_when_nothing_is_asked_and_bad_claims_requests_are_errors() {
+    let h = start().await;
+    let code = code_for(&h, &[]).await.unwrap();
+    let (_, tokens) = exchange(&h, "cockpit", &code).await;
+    assert_eq!(
+        id_token_claims(&tokens)["acr"],
+        "https://refeds.org/profile/sfa"
+    );
+    // The refreshed ID token keeps it.
+    let (status, refreshed) = post_form(
+        &format!("{}/token", h.issuer),
+        Some(("cockpit", SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(
+        id_token_claims(&refreshed)["acr"],
+        "https://refeds.org/profile/sfa"
+    );
+    // Unknown voluntary classes are ignored; an essential one we cannot assert is unmet.
+    assert!(code_for(&h, &[("acr_values", "urn:gold")]).await.is_ok());
+    let gold = r#"{"id_token":{"acr":{"essential":true,"value":"urn:gold"}}}"#;
+    assert_eq!(
+        code_for(&h, &[("claims", gold)]).await.unwrap_err(),
+        "unmet_authentication_requirements"
+    );
+    assert_eq!(
+        code_for(&h, &[("claims", "{not json")]).await.unwrap_err(),
+        "invalid_request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_default_is_mfa_gets_it_without_asking() {
+    let mut clients = clients();
+    for c in &mut clients {
+        c.default_acr_values = vec![MFA.into()];
+    }
+    let h = start_full(|_| {}, clients).await;
+    assert_eq!(
+        code_for(&h, &[]).await.unwrap_err(),
+        "unmet_authentication_requirements"
+    );
+    let code = code_for(&h, &[("login_hint", "passkey")]).await.unwrap();
+    assert_eq!(
+        id_token_claims(&exchange(&h, "cockpit", &code).await.1)["acr"],
+        MFA
+    );
+    // An unknown default is refused at start-up.
+    let mut bad = passerelle_oidc_provider::ClientConfig::clone(&support::clients()[0]);
+    bad.default_acr_values = vec!["urn:gold".into()];
+    let err = passerelle_oidc_provider::Client::from_config(&bad).unwrap_err();
+    assert!(err.to_string().contains("default_acr_values"), "{err}");
 }

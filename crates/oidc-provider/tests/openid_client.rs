@@ -30,22 +30,26 @@ fn rp_dir() -> PathBuf {
     dir
 }
 
-async fn run(client_id: &str, alg: &str) {
-    let h = start().await;
+/// openid-client's answer (JSON) for one login of `client_id`; `extra`: the app's
+/// `acr_values` and the stand-in login's `login_hint` (`passkey`: a device-bound passkey).
+async fn rp(h: &Harness, client_id: &str, alg: &str, extra: &[&str]) -> serde_json::Value {
     let dir = rp_dir();
     let issuer = h.issuer.clone();
-    let (id, alg) = (client_id.to_owned(), alg.to_owned());
+    let mut args: Vec<String> = [
+        "rp.mjs",
+        &issuer,
+        client_id,
+        SECRET,
+        alg,
+        "https://app.example/cb",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .current_dir(&dir)
-            .args([
-                "rp.mjs",
-                &issuer,
-                &id,
-                SECRET,
-                &alg,
-                "https://app.example/cb",
-            ])
+            .args(&args)
             .output()
             .unwrap()
     })
@@ -57,7 +61,12 @@ async fn run(client_id: &str, alg: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn run(client_id: &str, alg: &str) {
+    let h = start().await;
+    let v = rp(&h, client_id, alg, &[]).await;
     assert_eq!(v["sub"], "acct-42");
     assert_eq!(v["email"], "prenom.nom@etu.unilim.fr");
     assert_eq!(v["affiliation"][0], "student");
@@ -78,4 +87,16 @@ async fn openid_client_completes_code_and_pkce_with_eddsa() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_client_completes_code_and_pkce_with_es256() {
     run("es-app", "ES256").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openid_client_asking_refeds_mfa_gets_it_from_a_passkey_and_an_error_from_a_password() {
+    const MFA: &str = "https://refeds.org/profile/mfa";
+    let h = start().await;
+    // The app checks the acr it gets is the one it asked for (rp.mjs fails otherwise).
+    let v = rp(&h, "cockpit", "RS256", &[MFA, "passkey"]).await;
+    assert_eq!(v["acr"], MFA, "{v}");
+    assert_eq!(v["amr"][0], "hwk", "{v}");
+    let v = rp(&h, "cockpit", "RS256", &[MFA]).await;
+    assert_eq!(v["error"], "unmet_authentication_requirements", "{v}");
 }

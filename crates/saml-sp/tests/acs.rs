@@ -83,6 +83,7 @@ impl World {
         let options = LoginOptions {
             force_authn: false,
             flow: "flow-7".into(),
+            authn_context: Vec::new(),
         };
         self.sp
             .start_login(&self.store, &idp, options, OffsetDateTime::now_utc())

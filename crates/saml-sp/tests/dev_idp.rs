@@ -56,6 +56,7 @@ async fn a_user_logs_in_at_the_dev_idp_and_comes_back_as_an_identity() {
         name_fr: "Université de démonstration".into(),
         scope: "univ-demo.test".into(),
         users: vec![DevUser {
+            otp: None,
             login: "alice".into(),
             password: "alice-pw".into(),
             attributes: vec![
@@ -95,6 +96,7 @@ async fn a_user_logs_in_at_the_dev_idp_and_comes_back_as_an_identity() {
             LoginOptions {
                 force_authn: false,
                 flow: "j1".into(),
+                authn_context: Vec::new(),
             },
             OffsetDateTime::now_utc(),
         )

@@ -25,6 +25,8 @@ use passerelle_testkit::redis::redis_url;
 use time::OffsetDateTime;
 
 const IDP: &str = "https://idp.pysaml2.test/idp";
+const PPT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+const MFA: &str = "https://refeds.org/profile/mfa";
 
 /// The virtualenv with pysaml2, made once per target directory.
 fn python() -> PathBuf {
@@ -62,7 +64,7 @@ async fn pysaml2_answers_in_every_supported_form_are_accepted() {
     let redis = redis_url().unwrap();
     let store = Store::open(&redis.url(), &support::unique("py")).unwrap();
 
-    let run = |mode: &str, request_id: &str| {
+    let run = |mode: &str, request_id: &str, class_ref: &str| {
         let out = Command::new(&python)
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pysaml2/idp.py"))
             .arg(&sp_metadata)
@@ -72,6 +74,7 @@ async fn pysaml2_answers_in_every_supported_form_are_accepted() {
             .arg(mode)
             .arg(support::respond::SP)
             .arg(support::respond::ACS)
+            .arg(class_ref)
             .output()
             .unwrap();
         assert!(
@@ -83,18 +86,23 @@ async fn pysaml2_answers_in_every_supported_form_are_accepted() {
     };
 
     // pysaml2's default signature algorithm is RSA-SHA1: refused.
-    let answer = |mode: &'static str| {
+    let answer = |mode: &'static str, asked: &'static str, class_ref: &'static str| {
         let (sp, idp, store, snapshot, run) = (&sp, &idp, &store, &snapshot, &run);
         async move {
             let options = LoginOptions {
                 force_authn: false,
                 flow: mode.into(),
+                authn_context: [asked]
+                    .into_iter()
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
             };
             let login = sp
                 .start_login(store, idp, options, OffsetDateTime::now_utc())
                 .await
                 .unwrap();
-            let body = run(mode, &login.request_id);
+            let body = run(mode, &login.request_id, class_ref);
             let input = AcsRequest {
                 saml_response: &body,
                 relay_state: Some(&login.relay_state),
@@ -110,7 +118,7 @@ async fn pysaml2_answers_in_every_supported_form_are_accepted() {
             .await
         }
     };
-    let err = answer("sha1-default").await.unwrap_err();
+    let err = answer("sha1-default", "", PPT).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -130,7 +138,7 @@ async fn pysaml2_answers_in_every_supported_form_are_accepted() {
         "enc-aes256-gcm",
     ];
     for mode in modes {
-        let id = answer(mode)
+        let id = answer(mode, "", PPT)
             .await
             .unwrap_or_else(|e| panic!("{mode}: {e:?}"));
         assert_eq!(
@@ -151,4 +159,22 @@ async fn pysaml2_answers_in_every_supported_form_are_accepted() {
         );
         assert_eq!(id.flow, mode);
     }
+
+    // Asked for REFEDS MFA (RequestedAuthnContext, exact): pysaml2's MFA answer is
+    // accepted with its class; its password-only answer is refused, never downgraded.
+    let id = answer("signed-assertion", MFA, MFA).await.unwrap();
+    assert_eq!(id.authn_context.as_deref(), Some(MFA));
+    let err = answer("enc-aes128-gcm", MFA, PPT).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            passerelle_saml_sp::Error::Rejected(
+                passerelle_saml_sp::acs::Rejection::AuthnContextNotMet { got: Some(g) }
+            ) if g == PPT
+        ),
+        "{err:?}"
+    );
+    // Not asked, an MFA answer is taken as it is.
+    let id = answer("signed-response", "", MFA).await.unwrap();
+    assert_eq!(id.authn_context.as_deref(), Some(MFA));
 }

@@ -135,6 +135,7 @@ async fn a_login_redirect_is_signed_verifiable_and_remembered_once() {
         let options = LoginOptions {
             force_authn: true,
             flow: "journey-42".into(),
+            authn_context: Vec::new(),
         };
         let redirect = sp.start_login(&store, &idp, options, now).await.unwrap();
         assert!(

@@ -305,6 +305,7 @@ pub(crate) fn clients(cmd: ClientsCommand) -> anyhow::Result<()> {
                 jwks_uri: None,
                 initiate_login_uri: None,
                 client_uri: None,
+                default_acr_values: Vec::new(),
             };
             // The same checks `serve` makes, before anything is printed.
             passerelle_oidc_provider::Registry::new(std::slice::from_ref(&entry))

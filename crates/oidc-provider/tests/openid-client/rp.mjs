@@ -1,9 +1,11 @@
 // An independent relying party: panva's openid-client (npm) completes authorization code
 // + PKCE against the provider under test, validates the ID token and calls userinfo.
-// Usage: node rp.mjs ISSUER CLIENT_ID SECRET ALG REDIRECT_URI
+// Usage: node rp.mjs ISSUER CLIENT_ID SECRET ALG REDIRECT_URI [ACR_VALUES [LOGIN_HINT]]
+// With ACR_VALUES, the app asks for them and checks the ID token's acr is one of them
+// (openid-client leaves that check to the app); an error answer is printed as {error}.
 import * as client from 'openid-client';
 
-const [issuer, clientId, secret, alg, redirectUri] = process.argv.slice(2);
+const [issuer, clientId, secret, alg, redirectUri, acrValues, loginHint] = process.argv.slice(2);
 const config = await client.discovery(
   new URL(issuer),
   clientId,
@@ -22,18 +24,32 @@ const url = client.buildAuthorizationUrl(config, {
   code_challenge_method: 'S256',
   nonce,
   state,
+  ...(acrValues ? { acr_values: acrValues } : {}),
+  ...(loginHint ? { login_hint: loginHint } : {}),
 });
 // The provider's stand-in login answers at once with a redirect to the app.
 const answer = await fetch(url, { redirect: 'manual' });
 const location = answer.headers.get('location');
 if (!location) throw new Error(`authorize answered ${answer.status} without a redirect`);
-const tokens = await client.authorizationCodeGrant(config, new URL(location), {
-  pkceCodeVerifier: verifier,
-  expectedNonce: nonce,
-  expectedState: state,
-  idTokenExpected: true,
-});
+let tokens;
+try {
+  tokens = await client.authorizationCodeGrant(config, new URL(location), {
+    pkceCodeVerifier: verifier,
+    expectedNonce: nonce,
+    expectedState: state,
+    idTokenExpected: true,
+  });
+} catch (e) {
+  if (e && e.error) {
+    console.log(JSON.stringify({ error: e.error }));
+    process.exit(0);
+  }
+  throw e;
+}
 const claims = tokens.claims();
+if (acrValues && !acrValues.split(' ').includes(claims.acr)) {
+  throw new Error(`acr ${claims.acr} is not one of those asked for (${acrValues})`);
+}
 const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
 const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
 console.log(JSON.stringify({
@@ -41,5 +57,6 @@ console.log(JSON.stringify({
   email: info.email,
   affiliation: info.eduperson_affiliation,
   amr: claims.amr,
+  acr: claims.acr,
   refreshed: typeof refreshed.access_token === 'string',
 }));

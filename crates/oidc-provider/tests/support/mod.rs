@@ -9,8 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use passerelle_oidc_provider::{
-    Amr, Authentication, Authorize, ClientConfig, Provider, Registry, Settings, SubjectType,
-    UserClaims, hash_secret, router, unix_now,
+    Amr, Authentication, Authorize, ClientConfig, Completion, Provider, Registry, Settings,
+    SubjectType, UserClaims, hash_secret, router, unix_now,
 };
 use passerelle_store::Store;
 use passerelle_testkit::redis::{RedisServer, TestRedis, redis_url};
@@ -50,6 +50,7 @@ pub fn client(id: &str, alg: &str) -> ClientConfig {
         jwks_uri: None,
         initiate_login_uri: None,
         client_uri: None,
+        default_acr_values: Vec::new(),
     }
 }
 
@@ -76,6 +77,7 @@ pub fn user() -> Authentication {
         subject: "acct-42".into(),
         auth_time: unix_now() - 5,
         amr: vec![Amr::Pwd],
+        assurance: passerelle_oidc_provider::Assurance::of(&[Amr::Pwd], None),
         acr: None,
         sid: "sid-1".into(),
         claims: UserClaims {
@@ -110,8 +112,25 @@ async fn authorize(State(p): State<Arc<Provider>>, RawQuery(q): RawQuery) -> Res
                     _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
                 }
             } else {
-                match p.complete(&pending.id, user()).await {
-                    Ok(Some(to)) => redirect(to),
+                // login_hint=passkey: the user signs in with a device-bound passkey.
+                let mut who = user();
+                if pending.login_hint.as_deref() == Some("passkey") {
+                    who.amr = vec![Amr::Hwk];
+                    who.assurance = passerelle_oidc_provider::Assurance::of(&who.amr, None);
+                }
+                match p.complete(&pending.id, who).await {
+                    Ok(Completion::Redirect(to)) => redirect(to),
+                    Ok(Completion::Unmet(_)) => match p
+                        .deny(
+                            &pending.id,
+                            "unmet_authentication_requirements",
+                            "the sign-in does not meet the requested acr",
+                        )
+                        .await
+                    {
+                        Ok(Some(to)) => redirect(to),
+                        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                    },
                     _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
                 }
             }

@@ -152,6 +152,16 @@ pub enum Rejection {
     /// No usable subject attribute.
     #[error("no usable subject identifier")]
     NoSubject,
+    /// The request asked for authentication context classes and the assertion's
+    /// `AuthnContextClassRef` is none of them: the IdP ignored the request (never a
+    /// silent downgrade).
+    #[error(
+        "the identity provider answered with authentication context {got:?}, not one of those asked for"
+    )]
+    AuthnContextNotMet {
+        /// The class the assertion carries, if any.
+        got: Option<String>,
+    },
 }
 
 impl Rejection {
@@ -184,6 +194,7 @@ impl Rejection {
             Self::Replay => "replay",
             Self::NoAuthnStatement => "no_authn_statement",
             Self::NoSubject => "no_subject",
+            Self::AuthnContextNotMet { .. } => "authn_context_not_met",
         }
     }
 }
@@ -468,6 +479,16 @@ async fn check(
     }
     if input.relay_state.is_some_and(|r| r != pending.relay_state) {
         return Err(reject(Rejection::RelayStateMismatch));
+    }
+    if !pending.authn_context.is_empty()
+        && !assertion
+            .authn_context
+            .as_ref()
+            .is_some_and(|c| pending.authn_context.contains(c))
+    {
+        return Err(reject(Rejection::AuthnContextNotMet {
+            got: assertion.authn_context.clone(),
+        }));
     }
     let authority = federation.authority(&idp.entity_id);
     identity::map(

@@ -3,7 +3,8 @@
 //! [`ServiceProvider::start_login`] writes the request (≥128-bit random ID, Destination,
 //! ACS URL, HTTP-POST response binding, optional ForceAuthn), DEFLATEs and encodes it,
 //! signs `SAMLRequest=…&RelayState=…&SigAlg=…` with the SP key (RSA-SHA256, or
-//! ECDSA-SHA256 for an EC key) exactly as sent, and stores a [`PendingRequest`] under its
+//! ECDSA-SHA256 for an EC key) exactly as sent, optional `RequestedAuthnContext` (exact:
+//! the classes an app's `acr` request needs, e.g. REFEDS MFA), and stores a [`PendingRequest`] under its
 //! ID with a TTL. The RelayState is a short random handle, never data. The ACS takes the
 //! pending request once ([`take_pending`]): a response to a request we did not send, or
 //! already answered, finds nothing.
@@ -39,6 +40,10 @@ pub struct LoginOptions {
     pub force_authn: bool,
     /// The caller's opaque reference to its own flow (a journey id); returned by the ACS.
     pub flow: String,
+    /// Authentication context classes the IdP must answer with one of (sent as
+    /// `RequestedAuthnContext`, exact comparison; the ACS refuses any other): empty,
+    /// nothing is asked and any class is accepted.
+    pub authn_context: Vec<String>,
 }
 
 /// Where to send the browser.
@@ -67,6 +72,9 @@ pub struct PendingRequest {
     pub issued_at: i64,
     /// Whether ForceAuthn was asked.
     pub force_authn: bool,
+    /// The classes asked for (`RequestedAuthnContext`); empty: none.
+    #[serde(default)]
+    pub authn_context: Vec<String>,
 }
 
 fn pending_key(id: &str) -> Key {
@@ -100,6 +108,7 @@ impl ServiceProvider {
         destination: &str,
         now: OffsetDateTime,
         force: bool,
+        classes: &[String],
     ) -> Result<String, Error> {
         let instant = now
             .replace_nanosecond(0)
@@ -107,8 +116,24 @@ impl ServiceProvider {
             .format(&Rfc3339)
             .map_err(|e| Error::Internal(format!("IssueInstant: {e}")))?;
         let force_attr = if force { r#" ForceAuthn="true""# } else { "" };
+        let requested = if classes.is_empty() {
+            String::new()
+        } else {
+            let refs: String = classes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "<saml:AuthnContextClassRef>{}</saml:AuthnContextClassRef>",
+                        escape(c.as_str())
+                    )
+                })
+                .collect();
+            format!(
+                r#"<samlp:RequestedAuthnContext Comparison="exact">{refs}</samlp:RequestedAuthnContext>"#
+            )
+        };
         Ok(format!(
-            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{}" AssertionConsumerServiceURL="{}" ProtocolBinding="{BINDING_POST}"{force_attr}><saml:Issuer>{}</saml:Issuer><samlp:NameIDPolicy AllowCreate="true"/></samlp:AuthnRequest>"#,
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{}" AssertionConsumerServiceURL="{}" ProtocolBinding="{BINDING_POST}"{force_attr}><saml:Issuer>{}</saml:Issuer><samlp:NameIDPolicy AllowCreate="true"/>{requested}</samlp:AuthnRequest>"#,
             escape(destination),
             escape(self.acs_url()),
             escape(self.entity_id().as_str()),
@@ -142,7 +167,13 @@ impl ServiceProvider {
                 .collect::<String>()
         );
         let relay_state = URL_SAFE_NO_PAD.encode(random(16)?);
-        let xml = self.authn_request_xml(&id, destination, now, options.force_authn)?;
+        let xml = self.authn_request_xml(
+            &id,
+            destination,
+            now,
+            options.force_authn,
+            &options.authn_context,
+        )?;
 
         let mut deflater = DeflateEncoder::new(Vec::new(), Compression::default());
         deflater
@@ -183,6 +214,7 @@ impl ServiceProvider {
             relay_state: relay_state.clone(),
             issued_at: now.unix_timestamp(),
             force_authn: options.force_authn,
+            authn_context: options.authn_context,
         };
         let ttl = Duration::from_secs(self.config().request_ttl_secs.max(1));
         store

@@ -2,7 +2,11 @@
 AuthnRequest of ours for our SP metadata, signing and encrypting through the xmlsec1
 binary. Usage:
 
-    idp.py SP_METADATA IDP_KEY IDP_CERT REQUEST_ID MODE > SAMLResponse (base64)
+    idp.py SP_METADATA IDP_KEY IDP_CERT REQUEST_ID MODE SP_ENTITY ACS [CLASS_REF]
+        > SAMLResponse (base64)
+
+CLASS_REF: the AuthnContextClassRef asserted (default PasswordProtectedTransport; e.g.
+https://refeds.org/profile/mfa for a university that did MFA).
 
 MODE: sha1-default | signed-response | signed-assertion | enc-<cipher> where cipher is one of
 aes128-cbc, aes256-cbc, aes128-gcm, aes256-gcm (the encrypted assertion is signed, and the
@@ -20,6 +24,7 @@ from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.server import Server
 
 IDP = "https://idp.pysaml2.test/idp"
+PASSWORD_PROTECTED = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 SESSION_KEYS = {"aes128": "aes-128", "aes256": "aes-256"}
 CIPHERS = {
     "aes128-cbc": "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
@@ -31,6 +36,7 @@ CIPHERS = {
 
 def main():
     sp_metadata, key, cert, request_id, mode, sp_entity, acs = sys.argv[1:8]
+    class_ref = sys.argv[8] if len(sys.argv) > 8 else PASSWORD_PROTECTED
     config = IdPConfig()
     config.load(
         {
@@ -98,7 +104,7 @@ def main():
         destination=acs,
         sp_entity_id=sp_entity,
         name_id=name_id,
-        authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
+        authn={"class_ref": class_ref},
         **options,
     )
     sys.stdout.write(base64.b64encode(str(response).encode()).decode())

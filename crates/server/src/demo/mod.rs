@@ -69,6 +69,9 @@ const UNIVERSITIES: &[University] = &[
     },
 ];
 
+/// The demo universities' second factor (asked when an app wants REFEDS MFA).
+const DEMO_OTP: &str = "123456";
+
 fn dev_user(u: &University, login: &str, given: &str, family: &str, affiliation: &str) -> DevUser {
     let folded: String = given
         .chars()
@@ -82,6 +85,7 @@ fn dev_user(u: &University, login: &str, given: &str, family: &str, affiliation:
         .collect();
     let mail = format!("{folded}.{}@etu.{}", family.to_ascii_lowercase(), u.domain);
     DevUser {
+        otp: Some(DEMO_OTP.into()),
         login: login.into(),
         password: format!("{login}-pw"),
         attributes: vec![
@@ -143,7 +147,10 @@ pub(crate) async fn build(
             .map(|(l, g, f, a)| dev_user(u, l, g, f, a))
             .collect();
         for user in &users {
-            logins.push(format!("{} — {} / {}", u.name, user.login, user.password));
+            logins.push(format!(
+                "{} — {} / {} (code MFA {DEMO_OTP})",
+                u.name, user.login, user.password
+            ));
         }
         let dev = DevIdp::new(DevIdpConfig {
             entity_id: format!("https://idp.{}/idp", u.domain),
@@ -243,6 +250,7 @@ pub(crate) async fn build(
         jwks_uri: None,
         initiate_login_uri: None,
         client_uri: Some(format!("{public}/demo-app")),
+        default_acr_values: Vec::new(),
     }])?;
     let provider_secret = passerelle_local_auth::secret::random_bytes::<32>()?;
     let oidc = Arc::new(

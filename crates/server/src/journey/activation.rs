@@ -21,14 +21,14 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use passerelle_local_auth::{Email, FederatedId, Profile, Vouch};
-use passerelle_oidc_provider::Amr;
+use passerelle_oidc_provider::{Acr, Amr};
 use passerelle_saml_sp::acs::{AcsRequest, Identity, Rejection, consume};
 use passerelle_saml_sp::sp::request::LoginOptions;
 use passerelle_store::{Expiry, Key};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Fields, signed_in};
+use super::{Fields, signed_in_with};
 use crate::page;
 use crate::web::i18n::accepted;
 use crate::web::page::{Cx, Fail, Layout, render_fail, see_other};
@@ -44,6 +44,9 @@ const FLOW_TTL: std::time::Duration = std::time::Duration::from_secs(900);
 pub(crate) struct Vouched {
     idp: String,
     subject: String,
+    /// The class the assertion carried, when it is one of ours (REFEDS SFA / MFA).
+    #[serde(default)]
+    acr: Option<Acr>,
     mail: Option<String>,
     /// An address the university asserted but does not speak for.
     #[serde(default)]
@@ -69,6 +72,11 @@ impl From<Identity> for Vouched {
     fn from(i: Identity) -> Self {
         Self {
             idp: i.idp.as_str().to_owned(),
+            acr: i
+                .authn_context
+                .as_deref()
+                .and_then(Acr::parse)
+                .filter(|a| a.federated()),
             subject: i.subject,
             mail: i.mail,
             refused_mail: i.refused_mail,
@@ -122,9 +130,27 @@ pub(crate) async fn saml_login(
             .store
             .set(&flow_key(&flow), &record, Expiry::After(FLOW_TTL))
             .await?;
+        // The waiting app's acr request, as far as a university can meet it (REFEDS).
+        let authn_context = match cx.session.record.pending.as_deref() {
+            Some(id) => cx
+                .app
+                .oidc
+                .pending(id)
+                .await?
+                .map(|p| {
+                    p.acr
+                        .federated_classes()
+                        .into_iter()
+                        .map(|a| a.as_str().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
         let options = LoginOptions {
             force_authn: cx.session.record.force_authn,
             flow,
+            authn_context,
         };
         let redirect = cx
             .app
@@ -149,6 +175,12 @@ pub(crate) async fn saml_login(
 
 fn rejection_page(r: &Rejection) -> Fail {
     match r {
+        // Asked for MFA, the university did not confirm it: said as such, never a
+        // silent downgrade (the ACS logged which class came back).
+        Rejection::AuthnContextNotMet { .. } => weak_university(),
+        Rejection::IdpStatus {
+            subcode: Some(s), ..
+        } if s.ends_with(":NoAuthnContext") => weak_university(),
         Rejection::IdpStatus { subcode, .. } => {
             let cancelled = subcode
                 .as_deref()
@@ -177,6 +209,15 @@ fn rejection_page(r: &Rejection) -> Fail {
         )
         .next("/activate", "action.choose_again"),
     }
+}
+
+fn weak_university() -> Fail {
+    Fail::page(
+        StatusCode::FORBIDDEN,
+        "error.weak_university.title",
+        "error.weak_university.body",
+    )
+    .next("/login", "action.sign_in")
 }
 
 /// `POST /saml/acs`: validates the university's answer (HTTP-POST binding).
@@ -411,7 +452,7 @@ async fn act_on(cx: &mut Cx, v: Vouched, confirmed: bool) -> Result<Response, Fa
     match outcome {
         // « Se connecter avec mon université » for an account linked to this identity.
         passerelle_local_auth::Vouched::SignedIn(account) => {
-            signed_in(cx, &account, Amr::Fed).await
+            signed_in_with(cx, &account, Amr::Fed, v.acr).await
         }
         passerelle_local_auth::Vouched::LinkSent { .. } => super::register::sent_page(cx, &email),
     }

@@ -59,10 +59,17 @@ pub(crate) async fn home(
     })
 }
 
+/// « pour accéder à {app} », saying so when the app asks for a stronger sign-in (an
+/// `acr` request: a passkey or the university will be needed).
 async fn app_name(cx: &Cx) -> Option<String> {
     let id = cx.session.record.pending.as_deref()?;
     let pending = cx.app.oidc.pending(id).await.ok()??;
-    Some(pending.client_name)
+    let key = if pending.acr.is_empty() {
+        "portal.for_app"
+    } else {
+        "portal.for_app_strong"
+    };
+    Some(cx.t.fill(key, &[("app", &pending.client_name)]))
 }
 
 fn portal_page(
@@ -81,7 +88,7 @@ fn portal_page(
             email,
             error: error.map(|k| cx.t.get(k).to_owned()),
             suggestion,
-            app_name: app.map(|a| cx.t.fill("portal.for_app", &[("app", &a)])),
+            app_name: app,
         },
     )
 }

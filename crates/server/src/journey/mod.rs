@@ -23,6 +23,7 @@ pub(crate) mod login;
 pub(crate) mod oidc;
 pub(crate) mod passkeys;
 pub(crate) mod register;
+pub(crate) mod stepup;
 
 use std::collections::HashMap;
 
@@ -32,7 +33,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use passerelle_local_auth::Account;
-use passerelle_oidc_provider::{Amr, Authentication, UserClaims};
+use passerelle_oidc_provider::{Acr, Amr, Assurance, Authentication, Completion, UserClaims};
 use sha2::{Digest as _, Sha256};
 
 use crate::web::page::{Cx, Fail, see_other};
@@ -87,6 +88,7 @@ pub(crate) fn authentication(account: &Account, user: &SignedIn) -> Authenticati
         subject: local_subject(account),
         auth_time: user.auth_time,
         amr: user.amr.clone(),
+        assurance: user.assurance,
         acr: None,
         sid: user.sid.clone(),
         claims: UserClaims {
@@ -129,10 +131,35 @@ pub(crate) async fn pending_app(cx: &Cx) -> Option<String> {
 /// Signs `account` in by `amr` and continues: the waiting app gets its code, or the
 /// user lands on the account page.
 pub(crate) async fn signed_in(cx: &mut Cx, account: &Account, amr: Amr) -> Result<Response, Fail> {
+    signed_in_with(cx, account, amr, None).await
+}
+
+/// [`signed_in`], for a university sign-in whose assertion carried `federated` (a class
+/// the ACS checked against what was asked). A sign-in of the account the session already
+/// holds is a step-up: the session keeps the earlier methods too.
+pub(crate) async fn signed_in_with(
+    cx: &mut Cx,
+    account: &Account,
+    amr: Amr,
+    federated: Option<Acr>,
+) -> Result<Response, Fail> {
+    let mut methods = vec![amr];
+    let mut assurance = Assurance::of(&methods, federated);
+    if let Some(earlier) = cx.session.record.user.as_ref().filter(|u| {
+        passerelle_local_auth::Email::parse(&u.email).is_ok_and(|e| e.key() == account.email.key())
+    }) {
+        for m in earlier.amr.iter().rev() {
+            if !methods.contains(m) {
+                methods.insert(0, *m);
+            }
+        }
+        assurance = assurance.union(earlier.assurance);
+    }
     let user = SignedIn {
         email: account.email.as_str().to_owned(),
         auth_time: cx.now,
-        amr: vec![amr],
+        amr: methods,
+        assurance,
         sid: random_id()?,
         generation: 0,
     };
@@ -167,13 +194,30 @@ pub(crate) async fn resume(cx: &mut Cx, account: &Account) -> Result<Response, F
         .complete(&pending, authentication(account, &user))
         .await?
     {
-        Some(redirect) => Ok(see_other(&redirect)),
-        None => Err(Fail::page(
+        Completion::Redirect(redirect) => Ok(see_other(&redirect)),
+        Completion::Gone => Err(Fail::page(
             StatusCode::GONE,
             "error.request_expired.title",
             "error.request_expired.body",
         )
         .next("/account", "action.account")),
+        // Signed in, but not as strongly as the app asked: nothing was issued.
+        Completion::Unmet(waiting) if waiting.prompt.none => {
+            let redirect = cx
+                .app
+                .oidc
+                .deny(
+                    &pending,
+                    "interaction_required",
+                    "the session does not meet the requested authentication context",
+                )
+                .await?;
+            Ok(redirect.map_or_else(|| see_other("/account"), |r| see_other(&r)))
+        }
+        Completion::Unmet(waiting) => {
+            cx.session.record.pending = Some(pending);
+            stepup::page(cx, account, &waiting).await
+        }
     }
 }
 

@@ -392,6 +392,7 @@ pub(crate) fn router(app: App) -> Router {
             post(journey::passkeys::sign_in_options),
         )
         .route("/login/passkey", post(journey::passkeys::sign_in))
+        .route("/login/step-up/cancel", post(journey::stepup::cancel))
         .route(
             "/static/passkey.js",
             get(|| async { asset("text/javascript", PASSKEY_JS) }),

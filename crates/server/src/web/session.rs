@@ -36,6 +36,9 @@ pub(crate) struct SignedIn {
     pub auth_time: i64,
     /// How.
     pub amr: Vec<Amr>,
+    /// The authentication context classes those methods met (a step-up adds to them).
+    #[serde(default)]
+    pub assurance: passerelle_oidc_provider::Assurance,
     /// The login session id given to the apps (`sid`), for logout.
     pub sid: String,
     /// The account's sign-out generation at sign-in: « se déconnecter partout » raises
