@@ -290,3 +290,29 @@ impl Driver {
         out
     }
 }
+
+/// Something listening where the app's redirect URI points, so the browser's return
+/// there loads a page (the test reads the code from the URL).
+pub async fn app_site(redirect_uri: &str) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let port = url::Url::parse(redirect_uri).unwrap().port().unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = tcp.read(&mut buf).await;
+            let page = "<!doctype html><title>app</title><p>app</p>";
+            let _ = tcp
+                .write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                        page.len()
+                    )
+                    .as_bytes(),
+                )
+                .await;
+        }
+    })
+}

@@ -25,6 +25,9 @@ pub const USER: (&str, &str, &str) = ("alice", "alice-pw", "alice.durand@etu.uni
 /// [`USER`]'s second factor at the dev IdP (asked when a request wants REFEDS MFA;
 /// the other users have none, and their university answers without MFA).
 pub const USER_OTP: &str = "424242";
+/// A dev IdP user with no second factor: asked for REFEDS MFA, the university answers
+/// with a password-only class.
+pub const NO_MFA_USER: (&str, &str, &str) = ("bruno", "bruno-pw", "bruno.martin@etu.univ-test.fr");
 /// A dev IdP user whose university asserts another university's address (pysaml2's
 /// user's): what a compromised or misconfigured IdP would send.
 pub const MALLORY: (&str, &str, &str) = ("mallory", "mallory-pw", PYSAML2_MAIL);
@@ -173,6 +176,7 @@ impl Deployment {
                     ..user(USER.0, USER.1, USER.2)
                 },
                 user(MALLORY.0, MALLORY.1, MALLORY.2),
+                user(NO_MFA_USER.0, NO_MFA_USER.1, NO_MFA_USER.2),
             ],
             sign_response: false,
             sp_encryption_cert_pem: Some(sp_encryption.cert_pem()),

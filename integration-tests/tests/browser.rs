@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
-use passerelle_integration_tests::chromium::{Driver, driver, driver_with};
+use passerelle_integration_tests::chromium::{Driver, app_site, driver, driver_with};
 use passerelle_integration_tests::deploy::{CLIENT_ID, CLIENT_SECRET, Deployment, USER};
 use passerelle_integration_tests::{
     OidcApp, Passerelle, TempDir, flows, institutions, link_in, next_outbox_mail, smtp_mail,
@@ -172,32 +172,6 @@ async fn newcomer_journey(javascript: bool) {
     }
     d.client.close().await.unwrap();
     server.stop().await;
-}
-
-/// Something listening where the app's redirect URI points, so the browser's return
-/// there loads a page (the test reads the code from the URL).
-async fn app_site(redirect_uri: &str) -> tokio::task::JoinHandle<()> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let port = url::Url::parse(redirect_uri).unwrap().port().unwrap();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            let mut buf = [0u8; 4096];
-            let _ = tcp.read(&mut buf).await;
-            let page = "<!doctype html><title>app</title><p>app</p>";
-            let _ = tcp
-                .write_all(
-                    format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
-                        page.len()
-                    )
-                    .as_bytes(),
-                )
-                .await;
-        }
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

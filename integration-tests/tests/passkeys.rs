@@ -253,3 +253,61 @@ async fn the_same_passkey_works_on_a_second_profile_and_a_cloned_counter_is_refu
     third.wait_for_text("Clé d'accès refusée").await;
     third.client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_asking_for_mfa_gets_it_from_a_passkey_step_up_and_prompt_login_keeps_asking() {
+    use passerelle_integration_tests::OidcApp;
+    use passerelle_integration_tests::chromium::app_site;
+    use passerelle_integration_tests::deploy::{CLIENT_ID, CLIENT_SECRET};
+    const MFA: &str = "https://refeds.org/profile/mfa";
+
+    let d = Deployment::start(1).await;
+    flows::active_by_invitation(&d, EMAIL, PASSWORD, 0).await;
+    let mut app = OidcApp::start(&d.public_url, CLIENT_ID, CLIENT_SECRET, &d.redirect_uri).await;
+    let _site = app_site(&d.redirect_uri).await;
+    let mut b = driver().await;
+    b.add_virtual_authenticator().await;
+    password_sign_in(&mut b, &d).await;
+    b.click("#passkeys-link").await;
+    b.wait_for_text("Aucune clé d'accès").await;
+    b.fill("#new-name", "Téléphone").await;
+    b.click("#add-passkey-button").await;
+    b.wait_for_text("Clé d'accès ajoutée").await;
+
+    // Signed in with a password, the app asks for REFEDS MFA: nothing is issued, the
+    // step-up page offers the passkey; the passkey meets it.
+    b.client
+        .goto(
+            &app.authorize(serde_json::json!({ "acr_values": MFA }))
+                .await,
+        )
+        .await
+        .unwrap();
+    b.wait_for_text("Connexion renforcée demandée").await;
+    b.audit().await;
+    b.click("#passkey-form-button").await;
+    let cb = b.wait_for_path("/cb?").await;
+    let got = app.callback(cb.as_str()).await;
+    assert_eq!(got["claims"]["acr"], MFA, "{got}");
+    assert_eq!(
+        got["claims"]["amr"],
+        serde_json::json!(["pwd", "hwk"]),
+        "{got}"
+    );
+
+    // prompt=login: a new sign-in, with the same requirement — the portal's passkey
+    // (autofill) meets it on its own.
+    b.client
+        .goto(
+            &app.authorize(serde_json::json!({ "acr_values": MFA, "prompt": "login" }))
+                .await,
+        )
+        .await
+        .unwrap();
+    let cb = b.wait_for_path("/cb?").await;
+    let got = app.callback(cb.as_str()).await;
+    assert_eq!(got["claims"]["acr"], MFA, "{got}");
+    assert_eq!(got["claims"]["amr"], serde_json::json!(["hwk"]), "{got}");
+    b.client.close().await.unwrap();
+    app.stop().await;
+}
