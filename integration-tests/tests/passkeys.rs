@@ -311,3 +311,96 @@ async fn an_app_asking_for_mfa_gets_it_from_a_passkey_step_up_and_prompt_login_k
     b.client.close().await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_only_account_recovers_by_email_code_then_a_new_passkey_and_by_reset_link() {
+    use passerelle_integration_tests::{Browser, cli, code_in, link_in, smtp_mail};
+
+    let d = Deployment::start(1).await;
+    let mails = flows::active_by_invitation(&d, EMAIL, PASSWORD, 0).await;
+    let mut b = driver().await;
+    b.add_virtual_authenticator().await;
+    password_sign_in(&mut b, &d).await;
+    b.click("#passkeys-link").await;
+    let none = b.wait_for_text("Aucune clé d'accès").await;
+    assert!(
+        !none.contains("drop-password"),
+        "no passkey, no way to drop the password"
+    );
+    b.fill("#new-name", "Téléphone").await;
+    b.click("#add-passkey-button").await;
+    b.wait_for_text("Clé d'accès ajoutée").await;
+    // With a passkey and a fresh sign-in, the password can go.
+    b.click("#drop-password button").await;
+    let page = b.wait_for_text("Mot de passe supprimé").await;
+    assert!(page.contains("id=\"passkey-only\""), "{page}");
+    b.audit().await;
+    b.client.close().await.unwrap();
+
+    // The password no longer signs in; the password page offers the passkey instead.
+    let mut http = Browser::new(&d.public_url);
+    let portal = http.get("/login").await;
+    let pw = http
+        .post(
+            "/login",
+            &[("csrf", &portal.field("csrf")), ("email", EMAIL)],
+        )
+        .await;
+    flows::ok(&pw, 200, "sans mot de passe");
+    let refused = http
+        .post(
+            "/login/password",
+            &[("csrf", &pw.field("csrf")), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+
+    // The device is lost: a new browser, no passkey. An e-mailed code signs in (it meets
+    // no assurance class), then a new passkey is added: a recovery, recorded.
+    let mut lost = driver().await;
+    lost.add_virtual_authenticator().await;
+    lost.client
+        .goto(&format!("{}/login", d.public_url))
+        .await
+        .unwrap();
+    lost.wait_for_text("Votre adresse email").await;
+    lost.fill("#email", EMAIL).await;
+    lost.click("main form[action='/login'] button[type=submit]")
+        .await;
+    lost.wait_for_text("sans mot de passe").await;
+    lost.audit().await;
+    lost.click("form[action='/login/code/send'] button").await;
+    lost.wait_for_text("Code à 6 chiffres").await;
+    let (_, text) = smtp_mail(&d.smtp, mails).await;
+    lost.fill("#code", &code_in(&text).unwrap()).await;
+    lost.click("main form[action='/login/code'] button[type=submit]")
+        .await;
+    lost.wait_for_text("Gérer votre compte").await;
+    lost.client
+        .goto(&format!("{}/account/passkeys", d.public_url))
+        .await
+        .unwrap();
+    lost.wait_for_text("Téléphone").await;
+    lost.fill("#new-name", "Nouveau téléphone").await;
+    lost.click("#add-passkey-button").await;
+    lost.wait_for_text("Clé d'accès ajoutée").await;
+    lost.client.close().await.unwrap();
+
+    // Or a password again, through « Mot de passe oublié ? »'s link: recorded too.
+    let forgot = http
+        .post("/password/forgot", &[("csrf", &refused.field("csrf"))])
+        .await;
+    assert_eq!(forgot.status, 200, "{}", forgot.body);
+    let (_, text) = smtp_mail(&d.smtp, mails + 1).await;
+    let done = flows::set_password(&mut http, &link_in(&text).unwrap(), "Nouveau-Mot2passe!").await;
+    flows::ok(&done, 200, "réussi");
+
+    let config = d.config.display().to_string();
+    let (_, export, _) = cli(&["audit", "export", "--config", &config]);
+    assert!(export.contains("password_dropped"), "{export}");
+    assert!(export.contains("proof=email_code then=passkey"), "{export}");
+    assert!(
+        export.contains("proof=email_link then=password"),
+        "{export}"
+    );
+}

@@ -58,11 +58,16 @@ pub enum Action {
     KeysRotated,
     /// A federation feed was dropped (expired, refused).
     FeedDropped,
+    /// A user dropped their password: the account signs in with passkeys.
+    PasswordDropped,
+    /// A passkey-only account got a way in back (a new passkey or password) after a
+    /// weaker proof (an e-mailed code or link, the university): the detail says which.
+    AccountRecovered,
 }
 
 impl Action {
     /// Every action, for filters.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 14] = [
         Self::StaffSignIn,
         Self::StaffSecondFactorRefused,
         Self::Invited,
@@ -75,6 +80,8 @@ impl Action {
         Self::DataExported,
         Self::KeysRotated,
         Self::FeedDropped,
+        Self::PasswordDropped,
+        Self::AccountRecovered,
     ];
 
     /// A stable name.
@@ -93,6 +100,8 @@ impl Action {
             Self::DataExported => "data_exported",
             Self::KeysRotated => "keys_rotated",
             Self::FeedDropped => "feed_dropped",
+            Self::PasswordDropped => "password_dropped",
+            Self::AccountRecovered => "account_recovered",
         }
     }
 

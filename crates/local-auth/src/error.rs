@@ -69,6 +69,9 @@ pub enum Error {
     /// check of the answer); the text is for the log, never for the page.
     #[error("passkey refused: {0}")]
     PasskeyRefused(String),
+    /// The password cannot be dropped: the account holds no passkey to sign in with.
+    #[error("the account has no passkey: add one before dropping the password")]
+    PasskeyRequired,
     /// No relying party configured.
     #[error("passkeys are not configured")]
     PasskeysOff,

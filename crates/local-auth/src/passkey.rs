@@ -49,6 +49,17 @@ pub struct PasskeyConfig {
     pub max_per_account: usize,
 }
 
+impl PasskeyConfig {
+    /// Checks the configuration as [`LocalAuth::with_passkeys`] will (for
+    /// `check-config`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the RP ID does not fit the origin, or no passkey is allowed.
+    pub fn check(&self) -> Result<(), Error> {
+        Relying::new(self).map(|_| ())
+    }
+}
+
 /// The WebAuthn relying party, made once.
 #[derive(Clone)]
 pub(crate) struct Relying {
@@ -410,6 +421,33 @@ impl LocalAuth {
             .passkey_set(email)
             .await?
             .is_some_and(|s| !s.keys.is_empty()))
+    }
+
+    /// Drops the account's password: from now on it signs in with a passkey (or its
+    /// university, or an e-mailed code — which meets no assurance class). Only an
+    /// active account that holds at least one passkey may do so; the recovery paths
+    /// that remain (docs/passkeys.md) are the e-mailed code or link followed by a new
+    /// passkey or password, and the linked university.
+    ///
+    /// # Errors
+    /// [`Error::PasskeyRequired`] without a passkey; [`Error::UnknownAccount`],
+    /// [`Error::AccountDisabled`], [`Error::NotActivated`]; [`Error::Unavailable`].
+    pub async fn drop_password(&self, email: &Email) -> Result<Account, Error> {
+        let mut account = self.account(email).await?.ok_or(Error::UnknownAccount)?;
+        match account.status {
+            AccountStatus::Active => {}
+            AccountStatus::Disabled => return Err(Error::AccountDisabled),
+            AccountStatus::PendingActivation => return Err(Error::NotActivated),
+        }
+        if !self.has_passkey(email).await? {
+            return Err(Error::PasskeyRequired);
+        }
+        let now = self.clock.now();
+        account.password_hash = None;
+        account.password_changed_at = Some(now);
+        account.updated_at = now;
+        self.save(&account).await?;
+        Ok(account)
     }
 
     /// Starts a check that the signed-in owner of `email` holds one of its passkeys (a

@@ -9,9 +9,13 @@
     clippy::indexing_slicing
 )] // test code: a failed step is a failed test
 
+#[path = "support/device.rs"]
+mod device;
 mod support;
 
-use passerelle_local_auth::{Error, PasskeyConfig};
+use device::Device;
+
+use passerelle_local_auth::{Error, PasskeyConfig, Password};
 use support::*;
 use webauthn_rs::prelude::Url;
 
@@ -90,4 +94,45 @@ async fn a_ceremony_is_single_use_bound_to_its_account_and_garbage_changes_nothi
         f.auth.start_passkey_sign_in().await,
         Err(Error::PasskeysOff)
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_is_dropped_only_with_a_passkey_and_the_account_still_signs_in_with_it() {
+    let f = fixture();
+    let auth = f
+        .auth
+        .clone()
+        .with_passkeys(&config("login.uness.fr"))
+        .unwrap();
+    let alice = active_account(&f, "alice@unilim.fr").await;
+    assert!(matches!(
+        auth.drop_password(&alice).await,
+        Err(Error::PasskeyRequired)
+    ));
+    assert!(auth.account(&alice).await.unwrap().unwrap().has_password());
+
+    let mut device = Device::new();
+    let reg = auth.start_passkey_registration(&alice).await.unwrap();
+    auth.finish_passkey_registration(&alice, &reg.id, &device.register(&reg.options), "Téléphone")
+        .await
+        .unwrap();
+    let dropped = auth.drop_password(&alice).await.unwrap();
+    assert!(!dropped.has_password());
+    assert!(matches!(
+        auth.login_password(&alice, &Password::new(GOOD), "198.51.100.1")
+            .await,
+        Err(Error::InvalidCredentials)
+    ));
+    // The passkey still proves the owner: twice (the counter moves on), never a replay.
+    for _ in 0..2 {
+        let check = auth.start_passkey_check(&alice).await.unwrap();
+        let answer = device.assert(&check.options);
+        auth.finish_passkey_check(&alice, &check.id, &answer)
+            .await
+            .unwrap();
+        assert!(matches!(
+            auth.finish_passkey_check(&alice, &check.id, &answer).await,
+            Err(Error::PasskeyRefused(r)) if r == "ceremony"
+        ));
+    }
 }

@@ -84,6 +84,17 @@ pub(crate) fn check_files(config: &Config, file: &Path) -> Vec<String> {
     if let Err(e) = crate::serve::secret_bytes(&config.secret_file) {
         problems.push(at.at("secret_file", e));
     }
+    if let Err(e) =
+        crate::serve::passkey_config(&config.public_url, &config.branding.name, &config.passkeys)
+            .and_then(|c| c.check())
+    {
+        let key = if config.passkeys.rp_id.is_some() {
+            "passkeys.rp_id"
+        } else {
+            "public_url"
+        };
+        problems.push(at.at(key, e.to_string()));
+    }
     if let Some(root) = &config.store.tls_root
         && let Err(e) = readable(root)
     {
@@ -328,6 +339,29 @@ mod tests {
         );
         assert_eq!(shown.matches("secret_file").count(), 1, "{shown}");
         assert!(shown.contains(&missing.display().to_string()), "{shown}");
+    }
+
+    #[test]
+    fn a_passkey_relying_party_id_that_does_not_fit_the_public_url_is_refused_with_its_line() {
+        for (rp_id, refused) in [("evil.example", true), ("uness.fr", false)] {
+            let text = SAMPLE.replacen("# rp_id = \"uness.fr\"", &format!("rp_id = {rp_id:?}"), 1);
+            let f = Written::with(&text);
+            let config = Config::load(&f.0).unwrap();
+            let problems = block_on(async { check_files(&config, &f.0) });
+            let shown: Vec<&String> = problems
+                .iter()
+                .filter(|p| p.contains("passkeys.rp_id"))
+                .collect();
+            assert_eq!(shown.len(), usize::from(refused), "{rp_id}: {problems:?}");
+            if refused {
+                let line = text.lines().position(|l| l.starts_with("rp_id")).unwrap() + 1;
+                assert!(
+                    shown[0].starts_with(&format!("{}:{line}: passkeys.rp_id: ", f.0.display())),
+                    "{}",
+                    shown[0]
+                );
+            }
+        }
     }
 
     #[test]

@@ -74,6 +74,37 @@ pub(crate) struct Config {
     /// The support console: who may use it, and how long a console session lasts idle.
     #[serde(default)]
     pub console: crate::console::ConsoleConfig,
+    /// Passkeys (WebAuthn): where they are valid, how many an account may hold.
+    #[serde(default)]
+    pub passkeys: PasskeysConfig,
+}
+
+/// `[passkeys]`. The origin is always `public_url`; the relying party ID defaults to its
+/// host and may be a registrable suffix of it (`uness.fr` for `login.uness.fr`, so that
+/// passkeys also work on a sibling host later). Anything else is refused at start-up and
+/// by `check-config`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasskeysConfig {
+    /// The relying party ID (default: the host of `public_url`).
+    #[serde(default)]
+    pub rp_id: Option<String>,
+    /// The most passkeys one account may hold.
+    #[serde(default = "default_max_passkeys")]
+    pub max_per_account: usize,
+}
+
+impl Default for PasskeysConfig {
+    fn default() -> Self {
+        Self {
+            rp_id: None,
+            max_per_account: default_max_passkeys(),
+        }
+    }
+}
+
+fn default_max_passkeys() -> usize {
+    10
 }
 
 /// `[api]`: what apps may do through the machine API, authenticated as their OIDC

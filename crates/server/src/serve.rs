@@ -179,26 +179,37 @@ pub(crate) fn local_auth(
         mailer,
         SecretKey::new(derive(secret, "passerelle local-auth v1")?)?,
     )
-    .and_then(|l| l.with_passkeys(&passkey_config(public, &config.branding.name)?))
+    .and_then(|l| {
+        l.with_passkeys(&passkey_config(
+            public,
+            &config.branding.name,
+            &config.passkeys,
+        )?)
+    })
     .context("[local_auth]")
 }
 
-/// Passkeys are valid for the public URL's host (the relying party ID) and origin.
+/// Passkeys are valid for the public URL's origin, with the configured relying party
+/// ID (default: the public URL's host).
 pub(crate) fn passkey_config(
     public_url: &str,
     name: &str,
+    passkeys: &crate::config::PasskeysConfig,
 ) -> Result<passerelle_local_auth::PasskeyConfig, passerelle_local_auth::Error> {
     let bad = |e: String| passerelle_local_auth::Error::Config(format!("public_url: {e}"));
     let origin = url::Url::parse(public_url).map_err(|e| bad(e.to_string()))?;
-    let rp_id = origin
-        .host_str()
-        .ok_or_else(|| bad("no host".into()))?
-        .to_owned();
+    let rp_id = match &passkeys.rp_id {
+        Some(id) => id.clone(),
+        None => origin
+            .host_str()
+            .ok_or_else(|| bad("no host".into()))?
+            .to_owned(),
+    };
     Ok(passerelle_local_auth::PasskeyConfig {
         rp_id,
         origin,
         rp_name: name.to_owned(),
-        max_per_account: 10,
+        max_per_account: passkeys.max_per_account,
     })
 }
 

@@ -283,7 +283,11 @@ pub(crate) async fn build(
         mailer,
         SecretKey::random()?,
     )?
-    .with_passkeys(&crate::serve::passkey_config(&public, "UNESS")?)?;
+    .with_passkeys(&crate::serve::passkey_config(
+        &public,
+        "UNESS",
+        &crate::config::PasskeysConfig::default(),
+    )?)?;
     let origin = origin_of(&public)?;
     let rp = rp::DemoRp::new(&public, &rp_secret, oidc.clone())?;
     let app = App::new(Inner {

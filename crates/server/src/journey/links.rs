@@ -322,6 +322,23 @@ pub(crate) async fn new_password_post(
         };
         let password = Password::new(fields.get("password"));
         let confirmation = Password::new(fields.get("confirmation"));
+        // A passkey-only account given a password again through an e-mailed link: a
+        // recovery, recorded once the password is set.
+        let recovering = match cx
+            .app
+            .local
+            .account(grant.email())
+            .await
+            .map_err(Fail::local)?
+        {
+            Some(a) if !a.has_password() && a.status == AccountStatus::Active => cx
+                .app
+                .local
+                .has_passkey(grant.email())
+                .await
+                .map_err(Fail::local)?,
+            _ => false,
+        };
         match cx
             .app
             .local
@@ -329,6 +346,10 @@ pub(crate) async fn new_password_post(
             .await
         {
             Ok(account) => {
+                if recovering {
+                    super::passkeys::recovered(cx, &account.email, "email_link", "password")
+                        .await?;
+                }
                 cx.session.record.grant = None;
                 cx.session.record.email = Some(account.email.as_str().to_owned());
                 let mut paragraphs = vec![cx.t.get("password_done.body").to_owned()];

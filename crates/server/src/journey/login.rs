@@ -36,6 +36,8 @@ struct PasswordPage<'a> {
     email: &'a str,
     error: Option<String>,
     federated: bool,
+    /// The account has no password, only passkeys: the page offers them instead.
+    passkey_only: bool,
 }
 
 #[derive(Template)]
@@ -191,13 +193,14 @@ async fn password_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Response, Fail> {
-    let federated = cx
-        .app
-        .local
-        .account(email)
-        .await
-        .map_err(Fail::local)?
-        .is_some_and(|a| a.federated.is_some());
+    let account = cx.app.local.account(email).await.map_err(Fail::local)?;
+    let federated = account.as_ref().is_some_and(|a| a.federated.is_some());
+    let passkey_only = match &account {
+        Some(a) if !a.has_password() => {
+            cx.app.local.has_passkey(email).await.map_err(Fail::local)?
+        }
+        _ => false,
+    };
     let l = cx.layout("password.title");
     html(
         status,
@@ -206,6 +209,7 @@ async fn password_page(
             email: email.as_str(),
             error: error.map(|k| cx.t.get(k).to_owned()),
             federated,
+            passkey_only,
         },
     )
 }

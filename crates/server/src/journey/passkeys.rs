@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
+use passerelle_audit::{Action, Actor, Record as AuditRecord};
 use passerelle_local_auth::{AccountStatus, Ceremony, Email};
 use passerelle_oidc_provider::Amr;
 
@@ -90,6 +91,10 @@ struct PasskeysPage<'a> {
     keys: Vec<Row>,
     fresh: bool,
     notice: Option<String>,
+    /// A password and at least one passkey, fresh: the password may be dropped.
+    can_drop: bool,
+    /// No password any more.
+    passkey_only: bool,
 }
 
 /// The signed-in owner of an active account, and whether the sign-in is fresh.
@@ -113,7 +118,7 @@ async fn owner(cx: &Cx) -> Result<Option<(Email, bool)>, Fail> {
 
 async fn list(cx: &Cx, email: &Email, fresh: bool, notice: Option<&str>) -> Result<Response, Fail> {
     let ts = |t| crate::cli_admin::rfc3339_of(t);
-    let keys = cx
+    let keys: Vec<Row> = cx
         .app
         .local
         .passkeys(email)
@@ -129,9 +134,18 @@ async fn list(cx: &Cx, email: &Email, fresh: bool, notice: Option<&str>) -> Resu
                 .map_or_else(|| cx.t.get("passkey.never").to_owned(), ts),
         })
         .collect();
+    let has_password = cx
+        .app
+        .local
+        .account(email)
+        .await
+        .map_err(Fail::local)?
+        .is_some_and(|a| a.has_password());
     let l = cx.layout("passkey.title");
     cx.render(&PasskeysPage {
         l: &l,
+        can_drop: fresh && has_password && !keys.is_empty(),
+        passkey_only: !has_password && !keys.is_empty(),
         keys,
         fresh,
         notice: notice.map(|k| cx.t.get(k).to_owned()),
@@ -203,6 +217,19 @@ pub(crate) async fn add(
         if !fresh {
             return list(cx, &email, false, None).await;
         }
+        // A passkey-only account signed in without one (an e-mailed code, its
+        // university): this passkey is its way back in — a recovery, recorded with
+        // what proved the owner.
+        let recovering = match cx.app.local.account(&email).await.map_err(Fail::local)? {
+            Some(a) if !a.has_password() => cx
+                .session
+                .record
+                .user
+                .as_ref()
+                .filter(|u| !u.amr.iter().any(|m| matches!(m, Amr::Hwk | Amr::Swk)))
+                .map(|u| proof_of(&u.amr)),
+            _ => None,
+        };
         cx.app
             .local
             .finish_passkey_registration(
@@ -213,6 +240,9 @@ pub(crate) async fn add(
             )
             .await
             .map_err(Fail::local)?;
+        if let Some(proof) = recovering {
+            recovered(cx, &email, proof, "passkey").await?;
+        }
         list(cx, &email, fresh, Some("passkey.added")).await
     })
 }
@@ -258,5 +288,77 @@ pub(crate) async fn delete(
             .await
             .map_err(Fail::local)?;
         list(cx, &email, fresh, Some("passkey.deleted")).await
+    })
+}
+
+/// What proved the owner of a sign-in made by `amr` (for the recovery record).
+fn proof_of(amr: &[Amr]) -> &'static str {
+    if amr.contains(&Amr::Fed) {
+        "university"
+    } else if amr.contains(&Amr::Otp) {
+        "email_code"
+    } else if amr.contains(&Amr::Pwd) {
+        "password"
+    } else {
+        "unknown"
+    }
+}
+
+/// Records that the passkey-only account `email` got a way in back (`then`: `passkey`
+/// or `password`) after `proof`.
+pub(crate) async fn recovered(cx: &Cx, email: &Email, proof: &str, then: &str) -> Result<(), Fail> {
+    tracing::info!(proof, then, "passkey-only account recovered");
+    crate::console::audit(
+        cx,
+        AuditRecord::now(
+            Actor::User {
+                email: email.as_str().to_owned(),
+            },
+            &cx.client,
+            Action::AccountRecovered,
+        )
+        .on(email.as_str())
+        .detail(&format!("proof={proof} then={then}")),
+    )
+    .await
+}
+
+/// `POST /account/password/drop`: the account signs in with its passkeys only (after a
+/// fresh sign-in; refused without a passkey).
+pub(crate) async fn drop_password(
+    State(app): State<App>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    page!(app, headers, peer, "/account/password/drop", |cx| {
+        cx.check_form(&headers, fields.get("csrf"))?;
+        let Some((email, fresh)) = owner(cx).await? else {
+            return Ok(see_other("/login"));
+        };
+        if !fresh {
+            return list(cx, &email, false, None).await;
+        }
+        match cx.app.local.drop_password(&email).await {
+            Ok(_) => {}
+            Err(passerelle_local_auth::Error::PasskeyRequired) => {
+                return list(cx, &email, fresh, None).await;
+            }
+            Err(e) => return Err(Fail::local(e)),
+        }
+        crate::console::audit(
+            cx,
+            AuditRecord::now(
+                Actor::User {
+                    email: email.as_str().to_owned(),
+                },
+                &cx.client,
+                Action::PasswordDropped,
+            )
+            .on(email.as_str()),
+        )
+        .await?;
+        list(cx, &email, fresh, Some("passkey.password_dropped")).await
     })
 }

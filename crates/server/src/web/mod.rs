@@ -388,6 +388,10 @@ pub(crate) fn router(app: App) -> Router {
         .route("/account/passkeys/rename", post(journey::passkeys::rename))
         .route("/account/passkeys/delete", post(journey::passkeys::delete))
         .route(
+            "/account/password/drop",
+            post(journey::passkeys::drop_password),
+        )
+        .route(
             "/login/passkey/options",
             post(journey::passkeys::sign_in_options),
         )
