@@ -174,12 +174,14 @@ impl LocalAuth {
         Ok(self.store.get(&keys::passkeys(email)).await?)
     }
 
-    async fn ceremony(&self, state: &State) -> Result<String, Error> {
+    async fn ceremony(&self, state: &State, options: &impl Serialize) -> Result<Ceremony, Error> {
+        let options = serde_json::to_value(options)
+            .map_err(|e| Error::Internal(format!("passkey options: {e}")))?;
         let id = random_token()?;
         self.store
             .set(&keys::ceremony(&id), state, Expiry::After(CEREMONY_TTL))
             .await?;
-        Ok(id)
+        Ok(Ceremony { id, options })
     }
 
     /// The passkeys of an account (what its page lists).
@@ -243,16 +245,15 @@ impl LocalAuth {
             sel.resident_key = Some(ResidentKeyRequirement::Required);
             sel.require_resident_key = true;
         }
-        let id = self
-            .ceremony(&State::Register {
+        self.ceremony(
+            &State::Register {
                 email: email.clone(),
                 user,
                 state,
-            })
-            .await?;
-        let options = serde_json::to_value(&options)
-            .map_err(|e| Error::Internal(format!("passkey options: {e}")))?;
-        Ok(Ceremony { id, options })
+            },
+            &options,
+        )
+        .await
     }
 
     /// Finishes adding a passkey named `name` with the browser's answer (JSON).
@@ -331,10 +332,7 @@ impl LocalAuth {
             .webauthn
             .start_discoverable_authentication()
             .map_err(|e| Error::Internal(format!("passkey sign-in: {e}")))?;
-        let id = self.ceremony(&State::SignIn { state }).await?;
-        let options = serde_json::to_value(&options)
-            .map_err(|e| Error::Internal(format!("passkey options: {e}")))?;
-        Ok(Ceremony { id, options })
+        self.ceremony(&State::SignIn { state }, &options).await
     }
 
     /// Finishes a passkey sign-in with the browser's answer (JSON): the account, and
@@ -468,15 +466,14 @@ impl LocalAuth {
             .webauthn
             .start_passkey_authentication(&held)
             .map_err(|e| Error::Internal(format!("passkey check: {e}")))?;
-        let id = self
-            .ceremony(&State::Check {
+        self.ceremony(
+            &State::Check {
                 email: email.clone(),
                 state,
-            })
-            .await?;
-        let options = serde_json::to_value(&options)
-            .map_err(|e| Error::Internal(format!("passkey options: {e}")))?;
-        Ok(Ceremony { id, options })
+            },
+            &options,
+        )
+        .await
     }
 
     /// Finishes a [`LocalAuth::start_passkey_check`]: whether the passkey used is
