@@ -88,7 +88,7 @@ pub struct Authority {
 }
 
 /// The domain part of an address (or a bare domain), lower-cased, if plausible.
-fn domain_of(address: &str) -> Option<String> {
+pub(crate) fn domain_of(address: &str) -> Option<String> {
     let domain = address
         .rsplit_once('@')
         .map_or(address, |(_, d)| d)

@@ -9,10 +9,15 @@
 //!   rule as the ACS's ([`crate::authority`]: scopes, parent domains, the operator's mail
 //!   domains). The most specific match comes first.
 //!
+//! Both are answered from indexes built once per snapshot ([`index`]): a request never
+//! walks every institution (the 10,000-IdP feed included).
+//!
 //! Nothing is ever cut silently: [`Directory::search_page`] says how many matched in all
 //! and returns one page of them, so the page can offer the rest. Each institution carries
 //! what tells look-alikes apart: its name in the chosen language, the domains it speaks
 //! for, its logo ([`crate::logo`]).
+
+mod index;
 
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization as _;
@@ -51,12 +56,15 @@ pub struct Found {
 struct Entry {
     entity_id: EntityId,
     names: Vec<Localized>,
-    /// Folded words of each name, with whether the name is French.
-    words: Vec<(bool, Vec<String>)>,
-    sort_key: String,
+    /// Whether a French name (or, without names, the entityID's words) lists it first
+    /// when the query is empty.
+    french: bool,
+    /// Its place in the order by French name (ties: feed order).
+    rank: u32,
     domains: Vec<String>,
     logo: Option<LogoId>,
     authority: Authority,
+    has_regexp: bool,
 }
 
 /// The searchable set of institutions.
@@ -64,6 +72,26 @@ struct Entry {
 pub struct Directory {
     entries: Vec<Entry>,
     by_id: std::collections::HashMap<EntityId, usize>,
+    words: index::Words,
+    domains: index::Domains,
+}
+
+/// The folded words of each name of `idp`, with whether the name is French; an IdP
+/// without a name is found by the words of its entityID and its literal scopes.
+fn name_words(idp: &IdpRecord) -> Vec<(bool, Vec<String>)> {
+    let mut out: Vec<(bool, Vec<String>)> = idp
+        .display_names
+        .iter()
+        .map(|n| (n.lang == "fr", words(&n.value)))
+        .collect();
+    if out.is_empty() {
+        let mut w = words(idp.entity_id.as_str());
+        for s in idp.scopes.iter().filter(|s| !s.regexp) {
+            w.extend(words(&s.value));
+        }
+        out.push((true, w));
+    }
+    out
 }
 
 /// Lower-cases and strips diacritics ("Université" → "universite").
@@ -111,42 +139,72 @@ impl Directory {
     /// domains the operator lists for it.
     #[must_use]
     pub fn with_mail_domains(idps: &[IdpRecord], mail_domains: &MailDomains) -> Self {
-        let entries = idps
+        let offered: Vec<&IdpRecord> = idps
             .iter()
             .filter(|idp| !idp.hidden_from_discovery())
-            .map(|idp| {
-                let extra = mail_domains.of(&idp.entity_id);
-                let authority = Authority::of(idp, extra);
-                let mut name_words: Vec<(bool, Vec<String>)> = idp
-                    .display_names
-                    .iter()
-                    .map(|n| (n.lang == "fr", words(&n.value)))
-                    .collect();
-                if name_words.is_empty() {
-                    // No name: found by its entityID and its domains instead.
-                    let mut w = words(idp.entity_id.as_str());
-                    for s in idp.scopes.iter().filter(|s| !s.regexp) {
-                        w.extend(words(&s.value));
-                    }
-                    name_words.push((true, w));
-                }
-                Entry {
-                    entity_id: idp.entity_id.clone(),
-                    names: idp.display_names.clone(),
-                    words: name_words,
-                    sort_key: fold(idp.name("fr")),
-                    domains: domains_of(idp, extra),
-                    logo: logo::choose(idp).map(|(id, _)| id),
-                    authority,
-                }
-            })
-            .collect::<Vec<Entry>>();
+            .collect();
+        // The order by French name, computed once (ties keep the feed's order).
+        let mut order: Vec<(String, usize)> = offered
+            .iter()
+            .enumerate()
+            .map(|(i, idp)| (fold(idp.name("fr")), i))
+            .collect();
+        order.sort();
+        let mut rank = vec![0u32; offered.len()];
+        for (r, (_, i)) in order.iter().enumerate() {
+            if let Some(slot) = rank.get_mut(*i) {
+                *slot = u32::try_from(r).unwrap_or(u32::MAX);
+            }
+        }
+        let mut names = Vec::new();
+        let mut entries = Vec::with_capacity(offered.len());
+        for (i, idp) in offered.iter().enumerate() {
+            let entry = u32::try_from(i).unwrap_or(u32::MAX);
+            let ws = name_words(idp);
+            let french = ws.iter().any(|(fr, _)| *fr);
+            names.extend(
+                ws.into_iter()
+                    .map(|(french, w)| (index::NameRef { entry, french }, w)),
+            );
+            let extra = mail_domains.of(&idp.entity_id);
+            entries.push(Entry {
+                entity_id: idp.entity_id.clone(),
+                names: idp.display_names.clone(),
+                french,
+                rank: rank.get(i).copied().unwrap_or(u32::MAX),
+                domains: domains_of(idp, extra),
+                logo: logo::choose(idp).map(|(id, _)| id),
+                authority: Authority::of(idp, extra),
+                has_regexp: idp.scopes.iter().any(|s| s.regexp),
+            });
+        }
         let by_id = entries
             .iter()
             .enumerate()
             .map(|(i, e)| (e.entity_id.clone(), i))
             .collect();
-        Self { entries, by_id }
+        let domains = index::Domains::new(
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (u32::try_from(i).unwrap_or(u32::MAX), e.domains.as_slice())),
+            entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.has_regexp)
+                .map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX))
+                .collect(),
+        );
+        Self {
+            entries,
+            by_id,
+            words: index::Words::new(names),
+            domains,
+        }
+    }
+
+    fn entry(&self, i: u32) -> Option<&Entry> {
+        self.entries.get(i as usize)
     }
 
     /// How many institutions may be offered.
@@ -190,22 +248,32 @@ impl Directory {
     #[must_use]
     pub fn search_page(&self, query: &str, lang: &str, offset: usize, limit: usize) -> Found {
         let wanted = words(query);
-        let mut hits: Vec<(u8, &Entry)> = self
-            .entries
-            .iter()
-            .filter_map(|entry| {
-                let matches = |ws: &Vec<String>| {
-                    wanted
-                        .iter()
-                        .all(|q| ws.iter().any(|w| w.starts_with(q.as_str())))
-                };
-                let french = entry.words.iter().any(|(fr, ws)| *fr && matches(ws));
-                let any =
-                    french || entry.words.iter().any(|(_, ws)| matches(ws)) || wanted.is_empty();
-                any.then_some((u8::from(!french), entry))
-            })
-            .collect();
-        hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.sort_key.cmp(&b.1.sort_key)));
+        // (not French, rank, entry): French-name matches first, then by name.
+        let mut hits: Vec<(bool, u32, &Entry)> = if wanted.is_empty() {
+            self.entries
+                .iter()
+                .map(|e| (!e.french, e.rank, e))
+                .collect()
+        } else {
+            let mut hits: Vec<(bool, u32, &Entry)> = Vec::new();
+            // Names come grouped by institution: one hit each, French if any of its
+            // matching names is.
+            let mut last: Option<u32> = None;
+            for name in self.words.matching(&wanted) {
+                if last == Some(name.entry) {
+                    if let Some(hit) = hits.last_mut() {
+                        hit.0 &= !name.french;
+                    }
+                    continue;
+                }
+                last = Some(name.entry);
+                if let Some(e) = self.entry(name.entry) {
+                    hits.push((!name.french, e.rank, e));
+                }
+            }
+            hits
+        };
+        hits.sort_unstable_by_key(|h| (h.0, h.1));
         Found {
             total: hits.len(),
             offset,
@@ -213,7 +281,7 @@ impl Directory {
                 .into_iter()
                 .skip(offset)
                 .take(limit)
-                .map(|(_, e)| Self::show(e, lang))
+                .map(|(_, _, e)| Self::show(e, lang))
                 .collect(),
         }
     }
@@ -231,12 +299,27 @@ impl Directory {
     /// domain).
     #[must_use]
     pub fn for_email(&self, address: &str, lang: &str) -> Vec<Institution> {
-        let mut hits: Vec<(usize, &Entry)> = self
-            .entries
-            .iter()
-            .filter_map(|e| e.authority.depth(address).map(|d| (d, e)))
+        let Some(domain) = crate::authority::domain_of(address) else {
+            return Vec::new();
+        };
+        let mut depths = self.domains.literal_depths(&domain);
+        // Regexp scopes: their institutions answer for themselves (literal included).
+        for &i in self.domains.with_regexp() {
+            let Some(d) = self.entry(i).and_then(|e| e.authority.depth(address)) else {
+                continue;
+            };
+            match depths.iter_mut().find(|(e, _)| *e == i) {
+                Some(seen) => seen.1 = seen.1.min(d),
+                None => depths.push((i, d)),
+            }
+        }
+        let mut hits: Vec<(usize, u32, &Entry)> = depths
+            .into_iter()
+            .filter_map(|(i, d)| self.entry(i).map(|e| (d, e.rank, e)))
             .collect();
-        hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.sort_key.cmp(&b.1.sort_key)));
-        hits.into_iter().map(|(_, e)| Self::show(e, lang)).collect()
+        hits.sort_unstable_by_key(|h| (h.0, h.1));
+        hits.into_iter()
+            .map(|(_, _, e)| Self::show(e, lang))
+            .collect()
     }
 }
