@@ -77,6 +77,20 @@ fn main() {
             }
         }
         report(label, times);
+        // The slowest query of the kind, alone.
+        let slowest = queries
+            .iter()
+            .map(|q| {
+                let start = Instant::now();
+                for _ in 0..50 {
+                    std::hint::black_box(dir.search_page(q, "fr", 0, 20));
+                }
+                (start.elapsed().as_secs_f64() * 1e6 / 50.0, *q)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((micros, q)) = slowest {
+            println!("  slowest: {q:?} {micros:.1} µs on average");
+        }
     }
     let addresses = [
         "prenom.nom@etu.unilim.fr",

@@ -15,8 +15,9 @@ use std::collections::HashMap;
 /// its entityID's and scopes' words, counted as French).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct NameRef {
-    /// The institution's place in the directory.
-    pub entry: u32,
+    /// The institution's rank in the order by French name (what the answer is sorted
+    /// by: a match sets one bit, no other lookup).
+    pub rank: u32,
     /// Whether the name is French.
     pub french: bool,
 }
@@ -87,10 +88,10 @@ impl Words {
         start..start + len
     }
 
-    /// Every name in which each of `wanted` (non-empty) is a prefix of some word: starts
-    /// from the query word with the fewest candidates, checks the others on each
-    /// candidate's own words.
-    pub(super) fn matching(&self, wanted: &[String]) -> Vec<NameRef> {
+    /// Calls `found` for every name in which each of `wanted` (non-empty) is a prefix of
+    /// some word (a name may be told more than once): starts from the query word with
+    /// the fewest candidates, checks the others on each candidate's own words.
+    pub(super) fn each_match(&self, wanted: &[String], mut found: impl FnMut(NameRef)) {
         let Some((rarest, range)) =
             wanted
                 .iter()
@@ -100,30 +101,72 @@ impl Words {
                         - self.cumulative.get(r.start).copied().unwrap_or(0)
                 })
         else {
-            return Vec::new();
+            return;
         };
-        let mut candidates: Vec<u32> = self
+        let others: Vec<&String> = wanted.iter().filter(|q| *q != rarest).collect();
+        for &n in self
             .postings
             .get(range)
             .unwrap_or_default()
             .iter()
-            .flat_map(|p| p.iter().copied())
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates
-            .into_iter()
-            .filter(|&n| {
-                let Some(ws) = self.name_words.get(n as usize) else {
-                    return false;
-                };
-                wanted
-                    .iter()
-                    .filter(|q| *q != rarest)
-                    .all(|q| ws.iter().any(|w| w.starts_with(q.as_str())))
+            .flatten()
+        {
+            // (A one-word query needs no look at the name's words.)
+            let others_match = others.is_empty()
+                || self.name_words.get(n as usize).is_some_and(|ws| {
+                    others
+                        .iter()
+                        .all(|q| ws.iter().any(|w| w.starts_with(q.as_str())))
+                });
+            if others_match && let Some(name) = self.names.get(n as usize) {
+                found(*name);
+            }
+        }
+    }
+}
+
+/// A set of small integers (institution ranks), one bit each.
+#[derive(Debug)]
+pub(super) struct Bits(Vec<u64>);
+
+impl Bits {
+    /// An empty set for `0..n`.
+    pub(super) fn new(n: usize) -> Self {
+        Self(vec![0; n.div_ceil(64)])
+    }
+
+    /// Adds `i`.
+    pub(super) fn set(&mut self, i: u32) {
+        if let Some(w) = self.0.get_mut(i as usize / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+
+    /// Removes every member of `other`.
+    pub(super) fn remove(&mut self, other: &Self) {
+        for (w, o) in self.0.iter_mut().zip(&other.0) {
+            *w &= !o;
+        }
+    }
+
+    /// How many members.
+    pub(super) fn count(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// The members, in increasing order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| {
+            let base = u32::try_from(i * 64).unwrap_or(u32::MAX);
+            let mut rest = w;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros();
+                    rest &= rest - 1;
+                    base + bit
+                })
             })
-            .filter_map(|n| self.names.get(n as usize).copied())
-            .collect()
+        })
     }
 }
 

@@ -74,6 +74,8 @@ pub struct Directory {
     by_id: std::collections::HashMap<EntityId, usize>,
     words: index::Words,
     domains: index::Domains,
+    /// The entries in the order by French name (`by_rank[entry.rank]` is the entry).
+    by_rank: Vec<u32>,
 }
 
 /// The folded words of each name of `idp`, with whether the name is French; an IdP
@@ -159,19 +161,24 @@ impl Directory {
         let mut names = Vec::new();
         let mut entries = Vec::with_capacity(offered.len());
         for (i, idp) in offered.iter().enumerate() {
-            let entry = u32::try_from(i).unwrap_or(u32::MAX);
+            let entry_rank = rank.get(i).copied().unwrap_or(u32::MAX);
             let ws = name_words(idp);
             let french = ws.iter().any(|(fr, _)| *fr);
-            names.extend(
-                ws.into_iter()
-                    .map(|(french, w)| (index::NameRef { entry, french }, w)),
-            );
+            names.extend(ws.into_iter().map(|(french, w)| {
+                (
+                    index::NameRef {
+                        rank: entry_rank,
+                        french,
+                    },
+                    w,
+                )
+            }));
             let extra = mail_domains.of(&idp.entity_id);
             entries.push(Entry {
                 entity_id: idp.entity_id.clone(),
                 names: idp.display_names.clone(),
                 french,
-                rank: rank.get(i).copied().unwrap_or(u32::MAX),
+                rank: entry_rank,
                 domains: domains_of(idp, extra),
                 logo: logo::choose(idp).map(|(id, _)| id),
                 authority: Authority::of(idp, extra),
@@ -200,6 +207,10 @@ impl Directory {
             by_id,
             words: index::Words::new(names),
             domains,
+            by_rank: order
+                .iter()
+                .map(|(_, i)| u32::try_from(*i).unwrap_or(u32::MAX))
+                .collect(),
         }
     }
 
@@ -248,40 +259,37 @@ impl Directory {
     #[must_use]
     pub fn search_page(&self, query: &str, lang: &str, offset: usize, limit: usize) -> Found {
         let wanted = words(query);
-        // (not French, rank, entry): French-name matches first, then by name.
-        let mut hits: Vec<(bool, u32, &Entry)> = if wanted.is_empty() {
-            self.entries
-                .iter()
-                .map(|e| (!e.french, e.rank, e))
-                .collect()
-        } else {
-            let mut hits: Vec<(bool, u32, &Entry)> = Vec::new();
-            // Names come grouped by institution: one hit each, French if any of its
-            // matching names is.
-            let mut last: Option<u32> = None;
-            for name in self.words.matching(&wanted) {
-                if last == Some(name.entry) {
-                    if let Some(hit) = hits.last_mut() {
-                        hit.0 &= !name.french;
-                    }
-                    continue;
-                }
-                last = Some(name.entry);
-                if let Some(e) = self.entry(name.entry) {
-                    hits.push((!name.french, e.rank, e));
-                }
+        // The matches as two sets of ranks (French-name matches, the others): read in
+        // order, they are the answer already sorted — no per-request sort.
+        let n = self.entries.len();
+        let (mut french, mut other) = (index::Bits::new(n), index::Bits::new(n));
+        let mut add = |rank: u32, fr: bool| {
+            if fr {
+                french.set(rank);
+            } else {
+                other.set(rank);
             }
-            hits
         };
-        hits.sort_unstable_by_key(|h| (h.0, h.1));
+        if wanted.is_empty() {
+            for e in &self.entries {
+                add(e.rank, e.french);
+            }
+        } else {
+            self.words
+                .each_match(&wanted, |name| add(name.rank, name.french));
+        }
+        other.remove(&french);
         Found {
-            total: hits.len(),
+            total: french.count() + other.count(),
             offset,
-            items: hits
-                .into_iter()
+            items: french
+                .iter()
+                .chain(other.iter())
                 .skip(offset)
                 .take(limit)
-                .map(|(_, _, e)| Self::show(e, lang))
+                .filter_map(|rank| self.by_rank.get(rank as usize))
+                .filter_map(|&i| self.entry(i))
+                .map(|e| Self::show(e, lang))
                 .collect(),
         }
     }
