@@ -472,6 +472,43 @@ async fn an_older_signed_feed_never_replaces_a_newer_one_even_across_restarts() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_bytes_are_verified_and_parsed_once_even_across_a_restart() {
+    let dir = tempdir("once");
+    let key = rsa_key();
+    let path = dir.join("feed.xml");
+    let cache = dir.join("cache");
+    std::fs::write(&path, feed(&key, "2026-12-18T00:00:00Z", &["unilim"])).unwrap();
+    let fed = Federation::new(vec![source("renater", &path, &key)], Some(cache.clone())).unwrap();
+    let s = fed.refresh(at("2026-11-28T00:00:00Z")).await;
+    assert_eq!(s[0].loaded_at, Some(at("2026-11-28T00:00:00Z")));
+    // Unchanged: confirmed (checked), not verified and parsed again.
+    let s = fed.refresh(at("2026-11-28T01:00:00Z")).await;
+    assert_eq!(s[0].loaded_at, Some(at("2026-11-28T00:00:00Z")));
+    assert_eq!(s[0].checked_at, Some(at("2026-11-28T01:00:00Z")));
+    assert!(s[0].error.is_none() && !s[0].stale, "{s:?}");
+
+    // A restart loads the cached copy; the source is the same bytes: one load in all.
+    let restarted =
+        Federation::new(vec![source("renater", &path, &key)], Some(cache.clone())).unwrap();
+    restarted.start_from_cache(at("2026-11-29T00:00:00Z")).await;
+    let s = restarted.refresh(at("2026-11-29T00:00:05Z")).await;
+    assert_eq!(s[0].loaded_at, Some(at("2026-11-29T00:00:00Z")));
+    assert_eq!(s[0].checked_at, Some(at("2026-11-29T00:00:05Z")));
+    assert!(!s[0].stale, "{s:?}");
+    assert_eq!(restarted.snapshot().idps.len(), 1);
+
+    // New bytes are loaded (and checked as ever: a newer publication).
+    std::fs::write(
+        &path,
+        feed(&key, "2026-12-20T00:00:00Z", &["unilim", "limoges"]),
+    )
+    .unwrap();
+    let s = restarted.refresh(at("2026-11-29T01:00:00Z")).await;
+    assert_eq!(s[0].loaded_at, Some(at("2026-11-29T01:00:00Z")));
+    assert_eq!(restarted.snapshot().idps.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_publication_instant_orders_feeds_before_their_valid_until() {
     let dir = tempdir("published");
     let key = rsa_key();

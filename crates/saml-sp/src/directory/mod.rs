@@ -19,6 +19,8 @@
 
 mod index;
 
+use std::borrow::Borrow;
+
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization as _;
 
@@ -133,16 +135,17 @@ fn domains_of(idp: &IdpRecord, extra: &[String]) -> Vec<String> {
 impl Directory {
     /// Indexes the IdPs that may be offered, each speaking for its scopes.
     #[must_use]
-    pub fn new(idps: &[IdpRecord]) -> Self {
+    pub fn new<R: Borrow<IdpRecord>>(idps: &[R]) -> Self {
         Self::with_mail_domains(idps, &MailDomains::none())
     }
 
     /// Indexes the IdPs that may be offered, each speaking for its scopes and the mail
     /// domains the operator lists for it.
     #[must_use]
-    pub fn with_mail_domains(idps: &[IdpRecord], mail_domains: &MailDomains) -> Self {
+    pub fn with_mail_domains<R: Borrow<IdpRecord>>(idps: &[R], mail_domains: &MailDomains) -> Self {
         let offered: Vec<&IdpRecord> = idps
             .iter()
+            .map(Borrow::borrow)
             .filter(|idp| !idp.hidden_from_discovery())
             .collect();
         // The order by French name, computed once (ties keep the feed's order).

@@ -113,7 +113,6 @@ impl Snapshot {
         sources: Vec<SourceStatus>,
         duplicates: Vec<Duplicate>,
     ) -> Self {
-        let plain: Vec<IdpRecord> = idps.iter().map(|i| IdpRecord::clone(i)).collect();
         let by_id = idps
             .iter()
             .enumerate()
@@ -129,7 +128,7 @@ impl Snapshot {
             .filter_map(|(i, idp)| logo::choose(idp).map(|(id, source)| (id, (i, source))))
             .collect();
         Self {
-            directory: Directory::with_mail_domains(&plain, mail_domains),
+            directory: Directory::with_mail_domains(&idps, mail_domains),
             idps,
             sources,
             duplicates,
@@ -187,11 +186,33 @@ impl Snapshot {
 
 #[derive(Debug, Clone)]
 struct Held {
+    /// The feed's root data (its IdPs moved to `idps`).
     aggregate: Arc<Aggregate>,
+    /// Its IdPs, shared with every snapshot that serves them (never copied).
+    idps: Vec<Arc<IdpRecord>>,
     stale: bool,
     error: Option<String>,
     validators: Validators,
     checked_at: Option<OffsetDateTime>,
+    /// SHA-256 of the bytes `aggregate` was verified and parsed from (`None` for the
+    /// empty placeholder of a feed that never loaded): the same bytes again are not
+    /// verified and parsed twice (a restart reads the cached copy, then the source).
+    digest: Option<[u8; 32]>,
+    /// When `aggregate` was verified and parsed.
+    loaded_at: Option<OffsetDateTime>,
+}
+
+/// The aggregate's root data, and its IdPs made shareable.
+fn split(mut aggregate: Aggregate) -> (Arc<Aggregate>, Vec<Arc<IdpRecord>>) {
+    let idps = std::mem::take(&mut aggregate.idps)
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    (Arc::new(aggregate), idps)
+}
+
+fn digest_of(bytes: &[u8]) -> [u8; 32] {
+    openssl::sha::sha256(bytes)
 }
 
 /// The live federation.
@@ -437,10 +458,13 @@ impl Federation {
                 None => {
                     *slot = Some(Held {
                         aggregate: Arc::new(Aggregate::empty()),
+                        idps: Vec::new(),
                         stale: true,
                         error: Some(e.to_string()),
                         validators: Validators::default(),
                         checked_at: None,
+                        digest: None,
+                        loaded_at: None,
                     });
                 }
             }
@@ -463,16 +487,20 @@ impl Federation {
                     Ok((aggregate, bytes))
                 });
             match loaded {
-                Ok((aggregate, _)) => {
+                Ok((aggregate, bytes)) => {
                     self.advance_mark(i, source, &aggregate);
+                    let (aggregate, idps) = split(aggregate);
                     self.hold(
                         i,
                         Held {
-                            aggregate: Arc::new(aggregate),
+                            aggregate,
+                            idps,
                             stale: true,
                             error: None,
                             validators: Validators::default(),
                             checked_at: None,
+                            digest: Some(digest_of(bytes.as_bytes())),
+                            loaded_at: Some(now),
                         },
                     );
                 }
@@ -500,19 +528,23 @@ impl Federation {
                     if let Some(path) = self.cache_path(source) {
                         write_atomically(&path, bytes.as_bytes());
                     }
+                    let (aggregate, idps) = split(aggregate);
                     self.hold(
                         i,
                         Held {
-                            aggregate: Arc::new(aggregate),
+                            aggregate,
+                            idps,
                             stale: false,
                             error: None,
                             validators,
                             checked_at: Some(now),
+                            digest: Some(digest_of(bytes.as_bytes())),
+                            loaded_at: Some(now),
                         },
                     );
                 }
                 Ok(None) => {
-                    // 304: what we hold is current.
+                    // 304, or the very bytes we hold: what we hold is current.
                     let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
                     if let Some(h) = held.get_mut(i).and_then(Option::as_mut) {
                         h.stale = false;
@@ -540,7 +572,11 @@ impl Federation {
     ) -> Result<Option<(Aggregate, String, Validators)>, Error> {
         match &source.location {
             Location::File(path) => {
-                let (aggregate, bytes) = read_and_load(path.clone(), source.clone(), now).await?;
+                let bytes = read_capped(path, source.max_bytes).await?;
+                if self.holds(i, &bytes) {
+                    return Ok(None);
+                }
+                let (aggregate, bytes) = load_text(utf8(bytes)?, source.clone(), now).await?;
                 Ok(Some((aggregate, bytes, Validators::default())))
             }
             Location::Url { url, fetcher } => {
@@ -555,12 +591,30 @@ impl Federation {
                 match fetcher.get(url, &validators).await? {
                     Fetched::NotModified => Ok(None),
                     Fetched::Body(text, next) => {
+                        if self.holds(i, text.as_bytes()) {
+                            // A new ETag on the same bytes: remembered, nothing reloaded.
+                            let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+                            if let Some(h) = held.get_mut(i).and_then(Option::as_mut) {
+                                h.validators = next;
+                            }
+                            return Ok(None);
+                        }
                         let (aggregate, bytes) = load_text(text, source.clone(), now).await?;
                         Ok(Some((aggregate, bytes, next)))
                     }
                 }
             }
         }
+    }
+
+    /// Whether feed `i`'s data was loaded from exactly these bytes.
+    fn holds(&self, i: usize, bytes: &[u8]) -> bool {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(digest) = held.get(i).and_then(Option::as_ref).and_then(|h| h.digest) else {
+            return false;
+        };
+        drop(held);
+        openssl::memcmp::eq(&digest, &digest_of(bytes))
     }
 
     fn hold(&self, i: usize, h: Held) {
@@ -593,6 +647,7 @@ impl Federation {
                 error: slot.as_ref().and_then(|h| h.error.clone()),
                 stale: slot.as_ref().is_some_and(|h| h.stale),
                 checked_at: slot.as_ref().and_then(|h| h.checked_at),
+                loaded_at: slot.as_ref().and_then(|h| h.loaded_at),
             };
             if let Some(h) = slot.as_ref()
                 && h.aggregate.valid_until.is_some_and(|v| v <= now)
@@ -612,7 +667,7 @@ impl Federation {
                     v.format(&time::format_description::well_known::Rfc3339)
                         .ok()
                 });
-                for idp in &h.aggregate.idps {
+                for idp in &h.idps {
                     if let Some(first) = seen.get(&idp.entity_id) {
                         duplicates.push(Duplicate {
                             entity_id: idp.entity_id.clone(),
@@ -622,7 +677,7 @@ impl Federation {
                         continue;
                     }
                     seen.insert(idp.entity_id.clone(), source.name.clone());
-                    idps.push(Arc::new(idp.clone()));
+                    idps.push(Arc::clone(idp));
                     status.idps += 1;
                 }
             }
@@ -680,13 +735,16 @@ async fn read_and_load(
     now: OffsetDateTime,
 ) -> Result<(Aggregate, String), Error> {
     let bytes = read_capped(&path, source.max_bytes).await?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    load_text(utf8(bytes)?, source, now).await
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(bytes).map_err(|e| {
         Error::Encoding(format!(
             "not UTF-8 (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         ))
-    })?;
-    load_text(text, source, now).await
+    })
 }
 
 /// The file's bytes, refused without reading them when it is over `max_bytes` (and

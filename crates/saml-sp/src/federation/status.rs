@@ -24,6 +24,10 @@ pub struct SourceStatus {
     /// When the feed's source last confirmed the data served (new content, or a 304):
     /// the data's age for monitoring. `None` until a refresh succeeds.
     pub checked_at: Option<OffsetDateTime>,
+    /// When the data served was verified and parsed (from the source or the on-disk
+    /// copy). The same bytes again — a restart reading the cached copy then the source,
+    /// a file or a server that did not change — are not verified and parsed twice.
+    pub loaded_at: Option<OffsetDateTime>,
     /// The newest publication instant accepted for this feed (kept across restarts in
     /// `cache_dir/NAME.published`): a copy published before it is refused.
     pub newest_published: Option<OffsetDateTime>,
