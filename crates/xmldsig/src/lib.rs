@@ -263,3 +263,22 @@ fn text(ptr: *const u8) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// Hands the heap pages that freed documents leave behind back to the system. glibc keeps
+/// freed memory for reuse: an 80 MB feed's DOM (about 350 MB while it lives) would stay
+/// in the process's resident set long after the verifier dropped it. A no-op where the
+/// C library is not glibc. Costs a few milliseconds: call it once per feed load, not per
+/// request.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's malloc_trim takes no pointer; it only returns free pages of the
+        // allocator's own arenas to the system and is thread-safe.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
