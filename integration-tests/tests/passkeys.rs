@@ -55,6 +55,10 @@ async fn a_passkey_added_from_the_account_page_signs_in_through_autofill_until_d
     b.click("#add-passkey-button").await;
     let page = b.wait_for_text("Clé d'accès ajoutée").await;
     assert!(page.contains("Ordinateur du service"), "{page}");
+    assert!(
+        page.contains("type connu après sa première utilisation"),
+        "{page}"
+    );
     b.audit().await;
 
     // Signed out, the portal's button signs in with it — no address typed.
@@ -82,7 +86,9 @@ async fn a_passkey_added_from_the_account_page_signs_in_through_autofill_until_d
         .goto(&format!("{}/account/passkeys", d.public_url))
         .await
         .unwrap();
-    b.wait_for_text("Ordinateur du service").await;
+    let listed = b.wait_for_text("Ordinateur du service").await;
+    // Used once: its authenticator said it is not synced (the virtual one is not).
+    assert!(listed.contains("clé d'accès liée à l'appareil"), "{listed}");
     b.click("#passkeys form[action='/account/passkeys/delete'] button")
         .await;
     b.wait_for_text("Clé supprimée").await;

@@ -107,6 +107,9 @@ struct Stored {
     name: String,
     created_at: Timestamp,
     last_used_at: Option<Timestamp>,
+    /// Backup eligible (synced), as its last sign-in said: unknown before the first.
+    #[serde(default)]
+    synced: Option<bool>,
     passkey: Passkey,
 }
 
@@ -128,6 +131,10 @@ pub struct PasskeyInfo {
     pub created_at: Timestamp,
     /// When it last signed in.
     pub last_used_at: Option<Timestamp>,
+    /// Whether it may be synced to other devices (backup eligible: a cloud-synced
+    /// passkey) or stays on its authenticator (a security key, a device-bound passkey),
+    /// as its authenticator said at its last sign-in; `None` before the first.
+    pub synced: Option<bool>,
 }
 
 /// A started ceremony: its id (sent back with the answer) and the options for
@@ -200,6 +207,7 @@ impl LocalAuth {
                         name: k.name.clone(),
                         created_at: k.created_at,
                         last_used_at: k.last_used_at,
+                        synced: k.synced,
                     })
                     .collect()
             })
@@ -303,6 +311,7 @@ impl LocalAuth {
             },
             created_at: now,
             last_used_at: None,
+            synced: None,
             passkey,
         };
         let info = PasskeyInfo {
@@ -310,6 +319,7 @@ impl LocalAuth {
             name: stored.name.clone(),
             created_at: now,
             last_used_at: None,
+            synced: None,
         };
         set.keys.push(stored);
         self.store
@@ -402,6 +412,7 @@ impl LocalAuth {
             if k.passkey.cred_id() == result.cred_id() {
                 k.passkey.update_credential(result);
                 k.last_used_at = Some(now);
+                k.synced = Some(result.backup_eligible());
             }
         }
         self.store

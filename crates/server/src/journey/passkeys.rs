@@ -82,6 +82,8 @@ struct Row {
     name: String,
     created: String,
     used: String,
+    /// « synchronisée » or « liée à l'appareil ».
+    kind: String,
 }
 
 #[derive(Template)]
@@ -132,6 +134,14 @@ async fn list(cx: &Cx, email: &Email, fresh: bool, notice: Option<&str>) -> Resu
             used: k
                 .last_used_at
                 .map_or_else(|| cx.t.get("passkey.never").to_owned(), ts),
+            kind: cx
+                .t
+                .get(match k.synced {
+                    Some(true) => "account.method.swk",
+                    Some(false) => "account.method.hwk",
+                    None => "passkey.kind_unknown",
+                })
+                .to_owned(),
         })
         .collect();
     let has_password = cx
