@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use passerelle_store::{Expiry, Key};
+use passerelle_store::{Expiry, Key, Rotated, Rotation};
 use serde::{Deserialize, Serialize};
 
 use crate::authorize::{CodeGrant, code_key, code_used_key, digest, random_token};
@@ -296,7 +296,7 @@ impl Provider {
                 .refresh_absolute
                 .max(self.settings.token_lifetime),
         );
-        let refresh = self.mint_refresh(client, &fid, &family, now)?;
+        let refresh = self.mint_refresh(client, &fid, Some(family.absolute_expiry), now)?;
         tokio::try_join!(
             self.store_refresh(&fid, refresh.as_ref()),
             async {
@@ -320,19 +320,23 @@ impl Provider {
         self.issue(client, &fid, &family, now, true, refresh.map(|r| r.token))
     }
 
-    /// A new refresh token for a family, when the client gets them (not stored yet).
+    /// A new refresh token for a family, when the client gets them (not stored yet): it
+    /// lives the idle lifetime, cut at the family's absolute expiry when known (a record
+    /// that outlives it is harmless: its family is gone by then, so it is refused).
     fn mint_refresh(
         &self,
         client: &Client,
         fid: &str,
-        family: &Family,
+        absolute_expiry: Option<i64>,
         now: i64,
     ) -> Result<Option<MintedRefresh>, Error> {
         if !client.refresh_tokens {
             return Ok(None);
         }
         let token = format!("{fid}.{}", random_token()?);
-        let left = u64::try_from(family.absolute_expiry.saturating_sub(now)).unwrap_or(0);
+        let left = absolute_expiry.map_or(u64::MAX, |a| {
+            u64::try_from(a.saturating_sub(now)).unwrap_or(0)
+        });
         Ok(Some(MintedRefresh {
             key: refresh_key(fid, &digest(&token)),
             ttl: Duration::from_secs(self.settings.refresh_idle.min(left).max(1)),
@@ -373,36 +377,45 @@ impl Provider {
             return Err(invalid());
         }
         let d = digest(token);
-        let Some(rec) = self
+        let now = unix_now();
+        // One round trip (one script on the family's slot): the token is taken, marked
+        // spent, its family read and the next token stored — or, gone, whether it was
+        // spent (a replay, which revokes the family).
+        let next = self.mint_refresh(client, fid, None, now)?;
+        let record = RefreshRecord {
+            family: fid.to_owned(),
+        };
+        let (take, spent, fam) = (
+            refresh_key(fid, &d),
+            refresh_used_key(fid, &d),
+            family_key(fid),
+        );
+        let rotated = self
             .store
-            .take::<RefreshRecord>(&refresh_key(fid, &d))
-            .await?
-        else {
-            if self
-                .store
-                .get::<u8>(&refresh_used_key(fid, &d))
-                .await?
-                .is_some()
-            {
+            .rotate::<RefreshRecord, Family, RefreshRecord>(Rotation {
+                take: &take,
+                mark: (
+                    &spent,
+                    Expiry::After(Duration::from_secs(self.settings.refresh_absolute)),
+                ),
+                read: &fam,
+                put: next
+                    .as_ref()
+                    .map(|m| (&m.key, &record, Expiry::After(m.ttl))),
+            })
+            .await?;
+        let family = match rotated {
+            Rotated::Taken { taken, read } if taken.family == fid => read,
+            Rotated::Taken { .. } | Rotated::Missing { spent: false } => None,
+            Rotated::Missing { spent: true } => {
                 self.revoke_family(fid).await?;
                 tracing::warn!(client = %client.id, "refresh token reused: grant revoked");
+                None
             }
-            return Err(invalid());
         };
-        // The used-marker and the family read go out together (one round trip).
-        let (used_key, fam_key) = (refresh_used_key(fid, &d), family_key(&rec.family));
-        let (_, family) = tokio::try_join!(
-            self.store.set(
-                &used_key,
-                &1u8,
-                Expiry::After(Duration::from_secs(self.settings.refresh_absolute)),
-            ),
-            self.store.get::<Family>(&fam_key),
-        )?;
         let Some(family) = family else {
             return Err(invalid());
         };
-        let now = unix_now();
         if family.revoked || family.absolute_expiry <= now {
             return Err(invalid());
         }
@@ -422,15 +435,13 @@ impl Provider {
             }
             family.grant.scopes = asked;
         }
-        let refresh = self.mint_refresh(client, fid, &family, now)?;
-        self.store_refresh(fid, refresh.as_ref()).await?;
         self.issue(
             client,
             fid,
             &family,
             now,
             family.grant.scopes.contains("openid"),
-            refresh.map(|r| r.token),
+            next.map(|r| r.token),
         )
     }
 

@@ -227,6 +227,51 @@ impl Store {
         raw.map(|b| decode(&b)).transpose()
     }
 
+    /// Rotates a one-time token in one step and one round trip (a refresh token): takes
+    /// `take` (of any number of concurrent callers, exactly one gets it); when it was
+    /// there, also writes its spent mark, reads `read` and writes the next token's record
+    /// `put`, atomically; when it was not, says whether its spent mark exists (it was
+    /// taken before: a replay). Every key must share `take`'s hash tag (one slot of a
+    /// Redis Cluster; on Redis, one script).
+    ///
+    /// # Errors
+    /// `Backend` when the keys do not share a tag, `Unavailable` when the backend cannot
+    /// be reached, `Codec` when a stored value is not what is expected.
+    pub async fn rotate<T: DeserializeOwned, R: DeserializeOwned, P: Serialize>(
+        &self,
+        rotation: Rotation<'_, P>,
+    ) -> Result<Rotated<T, R>, StoreError> {
+        let tag = rotation.take.tag();
+        let keys = [
+            Some(rotation.mark.0),
+            Some(rotation.read),
+            rotation.put.map(|p| p.0),
+        ];
+        if keys.iter().flatten().any(|k| k.tag() != tag) {
+            return Err(StoreError::Backend(
+                "a rotation's keys must share one hash tag".into(),
+            ));
+        }
+        let take = self.render(rotation.take);
+        let mark = (self.render(rotation.mark.0), rotation.mark.1);
+        let read = self.render(rotation.read);
+        let put = match rotation.put {
+            Some((k, v, e)) => Some((self.render(k), encode(v)?, e)),
+            None => None,
+        };
+        let raw = match &self.backend {
+            Backend::Memory(m) => m.rotate(&take, mark, &read, put),
+            Backend::Redis(r) => r.rotate(&take, mark, &read, put).await?,
+        };
+        Ok(match raw {
+            RawRotated::Taken { taken, read } => Rotated::Taken {
+                taken: decode(&taken)?,
+                read: read.map(|b| decode(&b)).transpose()?,
+            },
+            RawRotated::Missing { spent } => Rotated::Missing { spent },
+        })
+    }
+
     /// Deletes a value; returns whether there was one.
     ///
     /// # Errors
@@ -545,4 +590,46 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(StoreError::Codec)
+}
+
+/// What [`Store::rotate`] does: take a token's record, and when it was there, mark it
+/// spent, read its grant and write the next token's record.
+#[derive(Debug)]
+pub struct Rotation<'a, P> {
+    /// The token's record, taken once.
+    pub take: &'a Key,
+    /// Its spent mark (what a replay finds), and how long it stays.
+    pub mark: (&'a Key, Expiry),
+    /// What to read (the grant the token belongs to).
+    pub read: &'a Key,
+    /// The next token's record and its expiry (`None`: no next token).
+    pub put: Option<(&'a Key, &'a P, Expiry)>,
+}
+
+/// The outcome of [`Store::rotate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotated<T, R> {
+    /// Taken: its record, and what `read` held.
+    Taken {
+        /// The token's record.
+        taken: T,
+        /// What `read` held, if anything.
+        read: Option<R>,
+    },
+    /// Not there; `spent`: its spent mark exists (it was taken before: a replay).
+    Missing {
+        /// Whether the token was taken before.
+        spent: bool,
+    },
+}
+
+/// A backend's answer to a rotation, undecoded.
+pub(crate) enum RawRotated {
+    Taken {
+        taken: Vec<u8>,
+        read: Option<Vec<u8>>,
+    },
+    Missing {
+        spent: bool,
+    },
 }

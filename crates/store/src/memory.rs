@@ -105,6 +105,31 @@ impl MemoryStore {
         inner.map.remove(key).map(|e| e.value)
     }
 
+    pub(crate) fn rotate(
+        &self,
+        take: &str,
+        mark: (String, Expiry),
+        read: &str,
+        put: Option<(String, Vec<u8>, Expiry)>,
+    ) -> crate::RawRotated {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let taken = match inner.live(take, now) {
+            Some(_) => inner.map.remove(take).map(|e| e.value),
+            None => None,
+        };
+        let Some(taken) = taken else {
+            let spent = inner.live(&mark.0, now).is_some();
+            return crate::RawRotated::Missing { spent };
+        };
+        inner.put(mark.0, b"1".to_vec(), deadline(now, mark.1), now);
+        let read = inner.live(read, now).map(|e| e.value.clone());
+        if let Some((key, value, expiry)) = put {
+            inner.put(key, value, deadline(now, expiry), now);
+        }
+        crate::RawRotated::Taken { taken, read }
+    }
+
     pub(crate) fn delete(&self, key: &str) -> bool {
         let now = Instant::now();
         let mut inner = self.lock();

@@ -57,6 +57,28 @@ end
 return 1
 ";
 
+/// A one-time token's rotation on one slot: GETDEL the token; if it was there, SET its
+/// spent mark (PX ARGV[1], 0 = none), GET the grant, SET the next token (ARGV[2] value,
+/// PX ARGV[3], when ARGV[4] is '1'); if not, whether the spent mark exists.
+const ROTATE: &str = r"
+local taken = redis.call('GETDEL', KEYS[1])
+if not taken then return {0, redis.call('EXISTS', KEYS[2]), false} end
+if tonumber(ARGV[1]) > 0 then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+else
+  redis.call('SET', KEYS[2], '1')
+end
+local read = redis.call('GET', KEYS[3])
+if ARGV[4] == '1' then
+  if tonumber(ARGV[3]) > 0 then
+    redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3])
+  else
+    redis.call('SET', KEYS[4], ARGV[2])
+  end
+end
+return {1, taken, read}
+";
+
 /// Appends to a journal (a stream) and drops what is past its cap or its retention,
 /// atomically; one key. The retention is measured on the server's clock.
 const JOURNAL_APPEND: &str = r"
@@ -101,6 +123,7 @@ pub struct RedisStore {
     push_capped: std::sync::Arc<Script>,
     take_list: std::sync::Arc<Script>,
     journal_append: std::sync::Arc<Script>,
+    rotate: std::sync::Arc<Script>,
 }
 
 #[derive(Clone)]
@@ -192,6 +215,7 @@ impl RedisStore {
             push_capped: std::sync::Arc::new(Script::new(PUSH_CAPPED)),
             take_list: std::sync::Arc::new(Script::new(TAKE_LIST)),
             journal_append: std::sync::Arc::new(Script::new(JOURNAL_APPEND)),
+            rotate: std::sync::Arc::new(Script::new(ROTATE)),
         })
     }
 
@@ -249,6 +273,51 @@ impl RedisStore {
     pub(crate) async fn list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         self.query(redis::cmd("LRANGE").arg(key).arg(0).arg(-1))
             .await
+    }
+
+    pub(crate) async fn rotate(
+        &self,
+        take: &str,
+        mark: (String, Expiry),
+        read: &str,
+        put: Option<(String, Vec<u8>, Expiry)>,
+    ) -> Result<crate::RawRotated, StoreError> {
+        let ms = |e: Expiry| match e {
+            Expiry::Never => 0,
+            Expiry::After(d) => millis(d),
+        };
+        let mut invocation = self.rotate.key(take);
+        invocation.key(&mark.0).key(read);
+        invocation.arg(ms(mark.1));
+        match &put {
+            Some((key, value, expiry)) => {
+                invocation.key(key);
+                invocation.arg(value.as_slice()).arg(ms(*expiry)).arg("1");
+            }
+            None => {
+                // A fourth key in the same slot, never written.
+                invocation.key(take);
+                invocation.arg("").arg(0).arg("0");
+            }
+        }
+        let answer: (i64, redis::Value, redis::Value) = self.invoke(&invocation).await?;
+        let bytes = |v: redis::Value| -> Result<Option<Vec<u8>>, StoreError> {
+            match v {
+                redis::Value::Nil => Ok(None),
+                redis::Value::BulkString(b) => Ok(Some(b)),
+                other => Err(StoreError::Backend(format!("rotation answered {other:?}"))),
+            }
+        };
+        Ok(match answer {
+            (0, spent, _) => crate::RawRotated::Missing {
+                spent: matches!(spent, redis::Value::Int(1)),
+            },
+            (_, taken, read) => crate::RawRotated::Taken {
+                taken: bytes(taken)?
+                    .ok_or_else(|| StoreError::Backend("rotation answered no token".into()))?,
+                read: bytes(read)?,
+            },
+        })
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, StoreError> {

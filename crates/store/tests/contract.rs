@@ -484,6 +484,96 @@ async fn scan_kind_walks_every_tag_of_a_kind_page_by_page(s: Store) {
     assert_eq!(seen, expected);
 }
 
+async fn a_rotation_takes_once_marks_reads_and_puts_in_one_step(s: Store) {
+    use passerelle_store::{Rotated, Rotation};
+    let fam = Key::new("fam", "f{1}*");
+    let (t1, t1_spent) = (
+        fam.clone().with("rt").with("a"),
+        fam.clone().with("used").with("a"),
+    );
+    let t2 = fam.clone().with("rt").with("b");
+    s.set(&fam, &flow(7), Expiry::Never).await.unwrap();
+    s.set(&t1, &flow(1), Expiry::After(MS(60_000)))
+        .await
+        .unwrap();
+    let rotate = |take: &Key, spent: &Key, next: Option<&Key>| {
+        let (s, take, spent, fam) = (s.clone(), take.clone(), spent.clone(), fam.clone());
+        let next = next.cloned();
+        async move {
+            let value = flow(2);
+            s.rotate::<Flow, Flow, Flow>(Rotation {
+                take: &take,
+                mark: (&spent, Expiry::After(MS(60_000))),
+                read: &fam,
+                put: next
+                    .as_ref()
+                    .map(|n| (n, &value, Expiry::After(MS(60_000)))),
+            })
+            .await
+        }
+    };
+    // Concurrent rotations of one token: exactly one takes it.
+    let (a, b) = tokio::join!(
+        rotate(&t1, &t1_spent, Some(&t2)),
+        rotate(&t1, &t1_spent, Some(&t2))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let taken = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Rotated::Taken { .. }))
+        .count();
+    assert_eq!(taken, 1, "{a:?} {b:?}");
+    let winner = if matches!(a, Rotated::Taken { .. }) {
+        a
+    } else {
+        b
+    };
+    assert_eq!(
+        winner,
+        Rotated::Taken {
+            taken: flow(1),
+            read: Some(flow(7))
+        }
+    );
+    // The next token exists with its lifetime; the spent one is a replay from now on.
+    assert_eq!(s.get::<Flow>(&t2).await.unwrap(), Some(flow(2)));
+    assert!(matches!(s.ttl(&t2).await.unwrap(), Some(Expiry::After(_))));
+    assert_eq!(
+        rotate(&t1, &t1_spent, None).await.unwrap(),
+        Rotated::Missing { spent: true }
+    );
+    // Never seen: not spent, and nothing written.
+    let (t9, t9_spent) = (
+        fam.clone().with("rt").with("z"),
+        fam.clone().with("used").with("z"),
+    );
+    assert_eq!(
+        rotate(&t9, &t9_spent, Some(&t2)).await.unwrap(),
+        Rotated::Missing { spent: false }
+    );
+    assert_eq!(s.get::<u8>(&t9_spent).await.unwrap(), None);
+    // Without a next token; a grant that is gone reads as none.
+    s.delete(&fam).await.unwrap();
+    let last = rotate(&t2, &fam.clone().with("used").with("b"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        last,
+        Rotated::Taken {
+            taken: flow(2),
+            read: None
+        }
+    );
+    // Keys of another tag (another slot on a cluster) are refused before anything runs.
+    let other = Key::new("fam", "other").with("rt");
+    s.set(&t1, &flow(1), Expiry::Never).await.unwrap();
+    assert!(matches!(
+        rotate(&t1, &other, None).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert_eq!(s.get::<Flow>(&t1).await.unwrap(), Some(flow(1)));
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -538,6 +628,7 @@ contract!(
     indexes_find_members_by_prefix_in_order_and_page,
     purge_tag_erases_every_key_of_one_owner_and_nothing_else,
     scan_kind_walks_every_tag_of_a_kind_page_by_page,
+    a_rotation_takes_once_marks_reads_and_puts_in_one_step,
 );
 
 #[test]
