@@ -17,11 +17,15 @@
 //! Every refusal of an answer naming an IdP of the federation is also kept for support
 //! (`refusals.rs`: the last 20 per IdP, 30 days).
 //!
+//! The checks run as four typed phases (`check.rs`): envelope → verified content →
+//! conditions → freshness; only the last one's output becomes an [`Identity`].
+//!
 //! Encrypted assertions: decrypted with the SP's encryption key (`decrypt.rs`); AES-CBC
 //! only inside a Response whose signature was verified first, AES-GCM either way; an
 //! assertion in an unsigned Response must carry its own signature, verified after
 //! decryption.
 
+mod check;
 mod decrypt;
 mod identity;
 pub mod refusals;
@@ -29,9 +33,7 @@ pub mod response;
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-use passerelle_store::{Expiry, Key, Store};
+use passerelle_store::Store;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -41,7 +43,6 @@ pub use identity::{Identity, SubjectSource};
 use crate::error::Error;
 use crate::federation::Snapshot;
 use crate::sp::ServiceProvider;
-use crate::sp::request::take_pending;
 
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
@@ -208,18 +209,6 @@ pub struct AcsRequest<'a> {
     pub relay_state: Option<&'a str>,
 }
 
-fn instant(s: Option<&str>, what: &str) -> Result<Option<OffsetDateTime>, Rejection> {
-    s.map(|v| {
-        OffsetDateTime::parse(v, &Rfc3339)
-            .map_err(|_| Rejection::Malformed(format!("{what} {v:?}")))
-    })
-    .transpose()
-}
-
-fn reject(e: Rejection) -> Error {
-    Error::Rejected(e)
-}
-
 /// Validates a posted response and returns who signed in.
 ///
 /// # Errors
@@ -260,243 +249,10 @@ async fn check(
     now: OffsetDateTime,
     issuer_seen: &mut Option<String>,
 ) -> Result<Identity, Error> {
-    if input.saml_response.len() > settings.max_response_bytes {
-        return Err(reject(Rejection::TooLarge));
-    }
-    let compact: String = input
-        .saml_response
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let bytes = B64
-        .decode(compact.as_bytes())
-        .map_err(|_| reject(Rejection::Encoding))?;
-    // One decoding for every parser that reads it: UTF-8, whatever it declares otherwise
-    // is refused here (a UTF-7 declaration would make the verifier and the reader see
-    // two documents).
-    let xml = passerelle_xmldsig::utf8_document(&bytes).map_err(|e| match e {
-        passerelle_xmldsig::Error::Encoding(reason) => reject(Rejection::Charset(reason)),
-        _ => reject(Rejection::Encoding),
-    })?;
-    if xml.contains("<!DOCTYPE") {
-        return Err(reject(Rejection::Doctype));
-    }
-
-    // Routing only: nothing read here grants anything.
-    let peeked = response::peek(xml).map_err(|e| reject(Rejection::Malformed(e.to_string())))?;
-    if let Some((code, subcode)) = &peeked.status
-        && code != SUCCESS
-    {
-        return Err(reject(Rejection::IdpStatus {
-            code: code.clone(),
-            subcode: subcode.clone(),
-        }));
-    }
-    let issuer = peeked
-        .issuer
-        .ok_or_else(|| reject(Rejection::Malformed("no Issuer".into())))?;
-    *issuer_seen = Some(issuer.clone());
-    let idp = federation
-        .idp(&issuer)
-        .ok_or_else(|| reject(Rejection::UnknownIdp(issuer.clone())))?;
-    if idp.signing_certs.is_empty() {
-        return Err(reject(Rejection::NoSigningKey));
-    }
-    // Counted on the raw document: a second assertion, signed or not, wherever it hides,
-    // is refused (the wrapping attacks add one).
-    if peeked.assertions != 1 {
-        return Err(reject(Rejection::RawAssertionCount(peeked.assertions)));
-    }
-
-    // Verify with the IdP's metadata keys, one at a time; parse only what was signed.
-    let verify = |doc: &str| {
-        crate::signature::verify_signed(doc, &idp.signing_certs).map_err(Rejection::BadSignature)
-    };
-    let malformed = |e: Error| Rejection::Malformed(e.to_string());
-    let (parsed, assertion) = if peeked.encrypted {
-        let outer = if peeked.signed {
-            Some(verify(xml).map_err(reject)?)
-        } else {
-            None
-        };
-        let outer_parsed = outer
-            .as_deref()
-            .map(response::parse)
-            .transpose()
-            .map_err(|e| reject(malformed(e)))?;
-        let response_signed = outer_parsed.as_ref().is_some_and(|p| p.is_response);
-        let encrypted = decrypt::extract(outer.as_deref().unwrap_or(xml)).map_err(reject)?;
-        let plain =
-            decrypt::decrypt(&encrypted, sp.decryption_key(), response_signed).map_err(reject)?;
-        if plain.contains("<!DOCTYPE") {
-            return Err(reject(Rejection::Doctype));
-        }
-        let inner_peek = response::peek(&plain).map_err(|e| reject(malformed(e)))?;
-        let assertion_xml = if inner_peek.signed {
-            verify(&plain).map_err(reject)?
-        } else if response_signed {
-            plain
-        } else {
-            return Err(reject(Rejection::Unsigned));
-        };
-        let inner = response::parse(&assertion_xml).map_err(|e| reject(malformed(e)))?;
-        let envelope = outer_parsed.filter(|p| p.is_response).unwrap_or_default();
-        (envelope, inner.assertions)
-    } else {
-        if !peeked.signed {
-            return Err(reject(Rejection::Unsigned));
-        }
-        let signed = verify(xml).map_err(reject)?;
-        let mut parsed = response::parse(&signed).map_err(|e| reject(malformed(e)))?;
-        let assertions = std::mem::take(&mut parsed.assertions);
-        (parsed, assertions)
-    };
-    let [assertion] = assertion.as_slice() else {
-        return Err(reject(Rejection::AssertionCount(assertion.len())));
-    };
-    if assertion.issuer != idp.entity_id.as_str() {
-        return Err(reject(Rejection::IssuerMismatch));
-    }
-    if parsed.is_response {
-        if parsed
-            .issuer
-            .as_deref()
-            .is_some_and(|i| i != idp.entity_id.as_str())
-        {
-            return Err(reject(Rejection::IssuerMismatch));
-        }
-        if parsed.destination.as_deref() != Some(sp.acs_url()) {
-            return Err(reject(Rejection::WrongDestination));
-        }
-        if let Some((code, subcode)) = &parsed.status
-            && code != SUCCESS
-        {
-            return Err(reject(Rejection::IdpStatus {
-                code: code.clone(),
-                subcode: subcode.clone(),
-            }));
-        }
-    }
-
-    let skew = time::Duration::try_from(settings.clock_skew).unwrap_or(time::Duration::ZERO);
-    if !assertion.has_conditions {
-        return Err(reject(Rejection::WrongAudience));
-    }
-    if let Some(nb) = instant(assertion.not_before.as_deref(), "NotBefore").map_err(reject)?
-        && now + skew < nb
-    {
-        return Err(reject(Rejection::NotYetValid));
-    }
-    let conditions_end =
-        instant(assertion.not_on_or_after.as_deref(), "NotOnOrAfter").map_err(reject)?;
-    if conditions_end.is_some_and(|end| now - skew >= end) {
-        return Err(reject(Rejection::Expired));
-    }
-    let ours = sp.entity_id().as_str();
-    let audience_ok = !assertion.audience_restrictions.is_empty()
-        && assertion
-            .audience_restrictions
-            .iter()
-            .all(|r| r.iter().any(|a| a == ours));
-    if !audience_ok {
-        return Err(reject(Rejection::WrongAudience));
-    }
-
-    let mut confirmation_end = None;
-    let mut in_response_to = None;
-    let mut confirmed = false;
-    for c in assertion
-        .confirmations
-        .iter()
-        .filter(|c| c.method == BEARER)
-    {
-        let Some(end) = instant(
-            c.not_on_or_after.as_deref(),
-            "SubjectConfirmationData/@NotOnOrAfter",
-        )
-        .map_err(reject)?
-        else {
-            continue;
-        };
-        if c.recipient.as_deref() != Some(sp.acs_url()) {
-            continue;
-        }
-        if now - skew >= end {
-            return Err(reject(Rejection::Expired));
-        }
-        if let Some(nb) = instant(
-            c.not_before.as_deref(),
-            "SubjectConfirmationData/@NotBefore",
-        )
-        .map_err(reject)?
-            && now + skew < nb
-        {
-            return Err(reject(Rejection::NotYetValid));
-        }
-        confirmed = true;
-        confirmation_end = Some(end);
-        in_response_to = c.in_response_to.clone();
-        break;
-    }
-    if !confirmed {
-        return Err(reject(Rejection::NoBearerConfirmation));
-    }
-    if parsed.is_response
-        && let (Some(outer), Some(inner)) = (&parsed.in_response_to, &in_response_to)
-        && outer != inner
-    {
-        return Err(reject(Rejection::UnknownRequest));
-    }
-    let in_response_to = in_response_to.ok_or_else(|| reject(Rejection::UnknownRequest))?;
-    if assertion.authn_instant.is_none() {
-        return Err(reject(Rejection::NoAuthnStatement));
-    }
-    if assertion.id.is_empty() || assertion.id.len() > 256 {
-        return Err(reject(Rejection::Malformed("assertion ID".into())));
-    }
-
-    // State: replay cache until the assertion could no longer be accepted, then the
-    // pending request, once.
-    let until = [conditions_end, confirmation_end]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(now);
-    let keep = (until + skew - now).max(time::Duration::seconds(1));
-    let keep = Duration::try_from(keep).unwrap_or(Duration::from_secs(1));
-    let seen = Key::new("saml-seen", &format!("{}|{}", idp.entity_id, assertion.id));
-    if !store
-        .set_if_absent(&seen, &now.unix_timestamp(), Expiry::After(keep))
-        .await?
-    {
-        return Err(reject(Rejection::Replay));
-    }
-    let pending = take_pending(store, &in_response_to)
-        .await?
-        .ok_or_else(|| reject(Rejection::UnknownRequest))?;
-    if pending.idp != idp.entity_id {
-        return Err(reject(Rejection::RequestIdpMismatch));
-    }
-    if input.relay_state.is_some_and(|r| r != pending.relay_state) {
-        return Err(reject(Rejection::RelayStateMismatch));
-    }
-    if !pending.authn_context.is_empty()
-        && !assertion
-            .authn_context
-            .as_ref()
-            .is_some_and(|c| pending.authn_context.contains(c))
-    {
-        return Err(reject(Rejection::AuthnContextNotMet {
-            got: assertion.authn_context.clone(),
-        }));
-    }
-    let authority = federation.authority(&idp.entity_id);
-    identity::map(
-        assertion,
-        &idp,
-        &authority,
-        pending.flow,
-        pending.force_authn,
-    )
-    .ok_or_else(|| reject(Rejection::NoSubject))
+    let bytes = check::decode(&input, settings)?;
+    let envelope = check::Envelope::open(&bytes, federation, issuer_seen)?;
+    let verified = check::Verified::check(envelope, sp)?;
+    let conditioned = check::Conditioned::check(verified, sp, settings, now)?;
+    let fresh = check::Fresh::check(conditioned, store, input.relay_state, now).await?;
+    fresh.identity(federation)
 }
