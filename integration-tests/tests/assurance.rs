@@ -43,13 +43,16 @@ fn inflate(saml_request: &str) -> String {
     xml
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_university_asked_for_mfa_that_confirms_it_gives_acr_mfa_one_that_does_not_gives_a_page()
-{
+/// A deployment where Alice's account was activated through her university (nothing
+/// asked then), and a new browser the app sent to the portal asking for REFEDS MFA.
+async fn alice_asked_for_mfa() -> (
+    Deployment,
+    OidcApp,
+    Browser,
+    passerelle_integration_tests::Page,
+) {
     let d = Deployment::start(1).await;
     let mut app = OidcApp::start(&d.public_url, CLIENT_ID, CLIENT_SECRET, &d.redirect_uri).await;
-
-    // Alice's account, activated through her university (nothing asked then).
     let mut b = Browser::new(&d.public_url);
     let portal = b.get("/login").await;
     ok(&activate(&mut b, &portal).await, 200, USER.2);
@@ -59,13 +62,19 @@ async fn a_university_asked_for_mfa_that_confirms_it_gives_acr_mfa_one_that_does
         200,
         "réussi",
     );
-
-    // The app asks for REFEDS MFA: the portal says a password will not do.
     let mut b = Browser::new(&d.public_url);
     b.stop_at = Some(d.redirect_uri.clone());
     let portal = b
         .get(&app.authorize(json!({ "acr_values": MFA })).await)
         .await;
+    (d, app, b, portal)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_university_asked_for_mfa_that_confirms_it_gives_acr_mfa_one_that_does_not_gives_a_page()
+{
+    let (d, mut app, mut b, portal) = alice_asked_for_mfa().await;
+    // The portal says a password will not do.
     ok(&portal, 200, "connexion renforcée");
     let pw = b
         .post(
@@ -150,23 +159,7 @@ async fn a_university_asked_for_mfa_that_confirms_it_gives_acr_mfa_one_that_does
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_meets_sfa_not_mfa_the_step_up_page_and_going_back_is_unmet() {
-    let d = Deployment::start(1).await;
-    let mut app = OidcApp::start(&d.public_url, CLIENT_ID, CLIENT_SECRET, &d.redirect_uri).await;
-    let mut b = Browser::new(&d.public_url);
-    let portal = b.get("/login").await;
-    ok(&activate(&mut b, &portal).await, 200, USER.2);
-    let (_, text) = smtp_mail(&d.smtp, 0).await;
-    ok(
-        &set_password(&mut b, &link_in(&text).unwrap(), PASSWORD).await,
-        200,
-        "réussi",
-    );
-
-    let mut b = Browser::new(&d.public_url);
-    b.stop_at = Some(d.redirect_uri.clone());
-    let portal = b
-        .get(&app.authorize(json!({ "acr_values": MFA })).await)
-        .await;
+    let (d, mut app, mut b, portal) = alice_asked_for_mfa().await;
     b.post(
         "/login",
         &[("csrf", &portal.field("csrf")), ("email", USER.2)],

@@ -187,6 +187,19 @@ impl Record {
         }
     }
 
+    /// A person acting on their own account (`email`), from `from`.
+    #[must_use]
+    pub fn by_owner(email: &str, from: &str, action: Action) -> Self {
+        Self::now(
+            Actor::User {
+                email: email.to_owned(),
+            },
+            from,
+            action,
+        )
+        .on(email)
+    }
+
     /// On whom or what.
     #[must_use]
     pub fn on(mut self, subject: &str) -> Self {

@@ -304,14 +304,11 @@ pub(crate) async fn data(
         let from = cx.client.clone();
         crate::console::audit(
             cx,
-            passerelle_audit::Record::now(
-                passerelle_audit::Actor::User {
-                    email: email.as_str().to_owned(),
-                },
+            passerelle_audit::Record::by_owner(
+                email.as_str(),
                 &from,
                 passerelle_audit::Action::DataExported,
-            )
-            .on(email.as_str()),
+            ),
         )
         .await?;
         let text = serde_json::to_string_pretty(&body).map_err(Fail::internal)?;

@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use passerelle_audit::{Action, Actor, Record as AuditRecord};
+use passerelle_audit::{Action, Record as AuditRecord};
 use passerelle_local_auth::{AccountStatus, CodePurpose, Email, Error as LocalError};
 
 use super::Fields;
@@ -199,16 +199,9 @@ pub(crate) async fn delete(
         let from = cx.client.clone();
         crate::console::audit(
             cx,
-            AuditRecord::now(
-                Actor::User {
-                    email: email.as_str().to_owned(),
-                },
-                &from,
-                Action::AccountDeleted,
-            )
-            .on(email.as_str())
-            .because("owner")
-            .detail(&erased.detail()),
+            AuditRecord::by_owner(email.as_str(), &from, Action::AccountDeleted)
+                .because("owner")
+                .detail(&erased.detail()),
         )
         .await?;
         tracing::info!(

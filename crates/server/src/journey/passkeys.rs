@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
-use passerelle_audit::{Action, Actor, Record as AuditRecord};
+use passerelle_audit::{Action, Record as AuditRecord};
 use passerelle_local_auth::{AccountStatus, Ceremony, Email};
 use passerelle_oidc_provider::Amr;
 
@@ -320,15 +320,8 @@ pub(crate) async fn recovered(cx: &Cx, email: &Email, proof: &str, then: &str) -
     tracing::info!(proof, then, "passkey-only account recovered");
     crate::console::audit(
         cx,
-        AuditRecord::now(
-            Actor::User {
-                email: email.as_str().to_owned(),
-            },
-            &cx.client,
-            Action::AccountRecovered,
-        )
-        .on(email.as_str())
-        .detail(&format!("proof={proof} then={then}")),
+        AuditRecord::by_owner(email.as_str(), &cx.client, Action::AccountRecovered)
+            .detail(&format!("proof={proof} then={then}")),
     )
     .await
 }
@@ -359,14 +352,7 @@ pub(crate) async fn drop_password(
         }
         crate::console::audit(
             cx,
-            AuditRecord::now(
-                Actor::User {
-                    email: email.as_str().to_owned(),
-                },
-                &cx.client,
-                Action::PasswordDropped,
-            )
-            .on(email.as_str()),
+            AuditRecord::by_owner(email.as_str(), &cx.client, Action::PasswordDropped),
         )
         .await?;
         list(cx, &email, fresh, Some("passkey.password_dropped")).await
